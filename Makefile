@@ -1,0 +1,48 @@
+# seqxent — common tasks. `make run` trains and reports on the bundled data; `make test` runs the test suite.
+# Everything runs from a local virtual environment (.venv), created on first use.
+
+VENV     ?= .venv
+PYTHON   ?= python3
+CORES    ?= 2
+BIN      := $(abspath $(VENV))/bin
+# Snakemake's shell rules call `seqxent`: put the venv first on PATH for every workflow command.
+SNAKE    := PATH="$(BIN):$$PATH" $(BIN)/snakemake
+
+.PHONY: install run full dry-run test lint bench report-zip tools clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed  ## create .venv and install seqxent with its pinned dependencies
+
+run: install  ## the quick preset: coi_species, coi_country, ss3 -> results/report.html
+	$(SNAKE) --cores $(CORES)
+
+full: install  ## the full preset: every data set, every record (hours on 2 cores)
+	$(SNAKE) --cores $(CORES) --configfile config.yaml presets/full.yaml
+
+dry-run: install
+	$(SNAKE) -n --cores $(CORES)
+
+test: install  ## unit tests, doctests and an end-to-end workflow run on a tiny config
+	PATH="$(BIN):$$PATH" $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check seqxent tests
+	$(BIN)/snakefmt --check Snakefile workflow
+	$(SNAKE) --lint
+
+bench: install  ## prediction throughput benchmark (prints a table; results/bench/)
+	PATH="$(BIN):$$PATH" $(BIN)/python -m seqxent.bench --output results/bench
+
+report-zip: install  ## Snakemake's own report of the last run
+	$(SNAKE) --cores $(CORES) --report report.zip
+
+tools:  ## external tools (Debian, needs root): mmseqs2 for homology splits, peers for the comparison
+	apt-get update -qq && apt-get install -y -qq mmseqs2 vsearch ncbi-blast+ rdp-classifier
+
+clean:
+	rm -rf results logs .snakemake

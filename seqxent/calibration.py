@@ -1,0 +1,196 @@
+"""Temperature scaling (Guo et al. 2017, "On Calibration of Modern Neural Networks").
+
+A single scalar ``temperature`` ``T > 0`` divides every logit; it is fitted on held-out data by minimising
+the negative log-likelihood (NLL). Dividing by a positive constant never changes the arg-max, so accuracy is
+kept while over-confident (``T > 1``) or under-confident (``T < 1``) probabilities are corrected.
+
+Residue tasks: flatten channels-first logits ``(B, C, L)`` to ``(B * L, C)`` with
+``logits.permute(0, 2, 1).reshape(-1, C)`` and targets ``(B, L)`` to ``(B * L,)``; padding positions carry the
+target ``-100`` and are ignored.
+"""
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+#: Bounds of the fitted temperature. Below 0.05 or above 20 the fit is dominated by a few items (or says
+#: "the model knows nothing"), and such values are better reported as clamped than extrapolated.
+MIN_TEMPERATURE = 0.05
+MAX_TEMPERATURE = 20.0
+
+# Golden-section search runs on log T: the NLL is convex in 1/T, hence unimodal in log T.
+_INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
+# Stop once the bracket on log T is narrower than this (a relative precision of about 1e-7 on T).
+_LOG_T_TOL = 1e-7
+
+
+def fit_temperature(
+    logits: torch.Tensor, target: torch.Tensor, max_iter: int = 200, ignore_index: int = -100
+) -> float:
+    """Fit the temperature that minimises the NLL of ``softmax(logits / T)``.
+
+    The search is a deterministic golden-section search over ``log T`` in
+    ``[log MIN_TEMPERATURE, log MAX_TEMPERATURE]`` carried out in float64. The NLL is convex in ``1 / T``, so
+    it is unimodal in ``log T`` and the search finds the global minimum inside the bounds; when the minimum
+    lies outside them, the result is clamped to the nearest bound. The returned temperature never has a
+    larger NLL on ``(logits, target)`` than ``T = 1``.
+
+    Args:
+        logits: Float tensor of shape ``(N, C)``; for residue tasks flattened over residues (module docs).
+        target: Integer tensor of shape ``(N,)`` with class indices in ``[0, C)`` or ``ignore_index``.
+        max_iter: Maximum number of golden-section steps (one NLL evaluation each); about 40 steps already
+            reach the internal tolerance of 1e-7 on ``log T``.
+        ignore_index: Target value of items to leave out, such as padding residues.
+
+    Returns:
+        The fitted temperature, in ``[MIN_TEMPERATURE, MAX_TEMPERATURE]``.
+
+    Raises:
+        TypeError: If ``logits`` or ``target`` is not a tensor of the expected dtype.
+        ValueError: If shapes disagree, no item remains after dropping ``ignore_index``, a target is out of
+            range, a logit is not finite, or ``max_iter`` is not a positive integer.
+
+    Example:
+        >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.0, 2.0]])
+        >>> round(fit_temperature(logits, torch.tensor([0, 1, 0, 0])), 3)  # optimum 2 / ln 3
+        1.82
+        >>> fit_temperature(logits, torch.tensor([0, 1, 0, 1]))  # all right: as sharp as allowed
+        0.05
+        >>> fit_temperature(logits, torch.tensor([0, 1, -100, -100]))  # padding is ignored
+        0.05
+    """
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"Expected argument `max_iter` to be an integer larger than 0, but got {max_iter!r}")
+    logits, target = _valid_items(logits, target, ignore_index)
+
+    def nll_at(log_t: float) -> float:
+        return F.cross_entropy(logits / math.exp(log_t), target).item()
+
+    low, high = math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE)
+    log_t = _golden_section_min(nll_at, low, high, max_iter)
+    # exp(log(x)) need not round-trip exactly, so the bounds are returned as the constants themselves.
+    if log_t <= low:
+        return MIN_TEMPERATURE
+    if log_t >= high:
+        return MAX_TEMPERATURE
+    return math.exp(log_t)
+
+
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Divide logits by a temperature.
+
+    Args:
+        logits: Tensor of any shape (``(N, C)``, or channels-first ``(B, C, L)``).
+        temperature: A finite number larger than 0.
+
+    Returns:
+        ``logits / temperature``, same shape and dtype as ``logits``.
+
+    Raises:
+        ValueError: If ``temperature`` is not a finite number larger than 0.
+
+    Example:
+        >>> apply_temperature(torch.tensor([[2.0, -1.0]]), 2.0)
+        tensor([[ 1.0000, -0.5000]])
+    """
+    _check_temperature(temperature)
+    return logits / float(temperature)
+
+
+def temperature_nll(
+    logits: torch.Tensor, target: torch.Tensor, temperature: float = 1.0, ignore_index: int = -100
+) -> float:
+    """Mean NLL (nats) of ``softmax(logits / temperature)`` over items whose target is not ``ignore_index``.
+
+    Args:
+        logits: Float tensor of shape ``(N, C)``.
+        target: Integer tensor of shape ``(N,)`` with class indices in ``[0, C)`` or ``ignore_index``.
+        temperature: A finite number larger than 0.
+        ignore_index: Target value of items to leave out.
+
+    Returns:
+        The mean NLL in nats, computed in float64.
+
+    Raises:
+        ValueError: As :func:`fit_temperature`, or if ``temperature`` is not a finite number larger than 0.
+
+    Example:
+        >>> round(temperature_nll(torch.tensor([[0.0, 0.0]]), torch.tensor([1])), 6)  # ln 2
+        0.693147
+    """
+    _check_temperature(temperature)
+    logits, target = _valid_items(logits, target, ignore_index)
+    return F.cross_entropy(logits / float(temperature), target).item()
+
+
+def _check_temperature(temperature: float) -> None:
+    """Raise unless ``temperature`` is a finite real number larger than 0."""
+    is_number = isinstance(temperature, int | float) and not isinstance(temperature, bool)
+    if not is_number or not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(
+            f"Expected argument `temperature` to be a finite number larger than 0, but got {temperature!r}"
+        )
+
+
+def _valid_items(
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate ``(logits, target)`` and return the float64 logits and targets of non-ignored items."""
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.ndim != 2:
+        raise TypeError(
+            f"Expected argument `logits` to be a 2-D float tensor (N, C), but got {_describe(logits)}"
+        )
+    if not isinstance(target, torch.Tensor) or target.is_floating_point() or target.ndim != 1:
+        raise TypeError(
+            f"Expected argument `target` to be a 1-D integer tensor (N,), but got {_describe(target)}"
+        )
+    if target.shape[0] != logits.shape[0]:
+        raise ValueError(
+            f"Expected arguments `logits` and `target` to have the same number of items, but got "
+            f"{logits.shape[0]} and {target.shape[0]}"
+        )
+    keep = target != ignore_index
+    n_classes = logits.shape[1]
+    logits, target = logits[keep].detach().to(torch.float64), target[keep].long()
+    if target.numel() == 0:
+        raise ValueError(
+            f"Expected argument `target` to hold at least one item other than ignore_index={ignore_index}, "
+            f"but got none (N={keep.numel()})"
+        )
+    if target.min() < 0 or target.max() >= n_classes:
+        bad = target[(target < 0) | (target >= n_classes)][0].item()
+        raise ValueError(
+            f"Expected argument `target` to hold class indices in [0, {n_classes}), but got {bad}"
+        )
+    if not torch.isfinite(logits).all():
+        raise ValueError("Expected argument `logits` to be finite, but got NaN or infinite values")
+    return logits, target
+
+
+def _describe(value: object) -> str:
+    """Short description of a value for error messages."""
+    if isinstance(value, torch.Tensor):
+        return f"a {value.ndim}-D tensor of dtype {value.dtype}"
+    return type(value).__name__
+
+
+def _golden_section_min(f: Callable[[float], float], low: float, high: float, max_iter: int) -> float:
+    """Minimise a unimodal function on ``[low, high]``, also trying both bounds and 0 (``T = 1``)."""
+    c, d = high - _INV_PHI * (high - low), low + _INV_PHI * (high - low)
+    fc, fd = f(c), f(d)
+    for _ in range(max_iter):
+        if high - low < _LOG_T_TOL:
+            break
+        if fc <= fd:  # the minimum lies in [low, d]
+            high, d, fd = d, c, fc
+            c = high - _INV_PHI * (high - low)
+            fc = f(c)
+        else:  # the minimum lies in [c, high]
+            low, c, fc = c, d, fd
+            d = low + _INV_PHI * (high - low)
+            fd = f(d)
+    # The bounds catch a minimum outside the search range exactly; 0.0 guarantees "never worse than T = 1".
+    candidates = [(fc, c), (fd, d), (f(low), low), (f(high), high), (f(0.0), 0.0)]
+    return min(candidates)[1]

@@ -1,0 +1,62 @@
+"""The ``seqxent`` console script: one subcommand per stage (``seqxent <command> --help`` for each).
+
+Each subcommand lives in :mod:`seqxent.commands` as a module with ``add_arguments(parser)`` and ``run(args)``.
+Bad input ends with a one-line error naming the file, record and problem, and exit status 2 (no traceback);
+progress and logs go to stderr, results only to the paths given on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from seqxent import __version__
+from seqxent.errors import InputError
+
+COMMANDS = {
+    "prepare": "Read, check, group and split a data set into results/<name>/dataset.tsv.gz.",
+    "train": "Train a CNN on a prepared data set.",
+    "calibrate": "Fit the softmax temperature of a trained model on the validation split.",
+    "evaluate": "Score a model on a split: metrics.json, predictions and plots.",
+    "baseline": "Run a baseline or peer tool on a prepared data set's split.",
+    "predict": "Predict classes (or per-residue states) for the records of a FASTA file.",
+    "report": "Render a self-contained HTML report from results directories.",
+}
+
+
+def create_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one subparser per command."""
+    parser = argparse.ArgumentParser(prog="seqxent", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"seqxent {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"seqxent.commands.{name}")
+        cmd = sub.add_parser(name, help=help_text, description=module.__doc__,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(cmd)
+        cmd.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run the command, and turn input errors into a clean message and exit status 2."""
+    parser = create_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        args.run(args)
+    except (InputError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
+        print(f"seqxent {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"seqxent {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

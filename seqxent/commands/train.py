@@ -1,0 +1,45 @@
+"""Train a CNN on the train split of a prepared data set; early-stop on validation cross-entropy.
+
+Writes the best checkpoint (alphabet, classes, hyperparameters and training config inside) and the
+per-epoch history. Example:
+
+  seqxent train --dataset results/ss3/dataset.tsv.gz --output results/ss3/model_raw.pt \\
+      --history results/ss3/history.tsv --jsd-lambda 0.1 --epochs 10
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from pathlib import Path
+
+from seqxent.checkpoint import save_checkpoint
+from seqxent.dataset import read_dataset
+from seqxent.io import write_table
+from seqxent.train import TrainConfig, train_model
+
+CHOICES = {"device": ["auto", "cpu", "cuda"], "loss": ["ce", "focal"],
+           "class_weighting": ["none", "inverse", "effective"]}
+HELP = {"max_tokens": "cap on padded positions per batch (0 = no cap)",
+        "max_length": "random crops of this length in training (0 = whole sequences)",
+        "jsd_lambda": "weight of the adjacent-residue Jensen-Shannon penalty (0 disables it)",
+        "class_weighting": "class weights of the cross-entropy", "loss": "ce or focal"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``seqxent train``: the data set, outputs, and one flag per :class:`TrainConfig` field."""
+    parser.add_argument("--dataset", type=Path, required=True, help="dataset.tsv.gz from `seqxent prepare`")
+    parser.add_argument("--output", type=Path, required=True, help="checkpoint to write (model_raw.pt)")
+    parser.add_argument("--history", type=Path, help="per-epoch history TSV to write")
+    for f in fields(TrainConfig):
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
+                            choices=CHOICES.get(f.name), help=HELP.get(f.name, f"default {f.default}"))
+
+
+def run(args: argparse.Namespace) -> None:
+    """Train and write the checkpoint and history."""
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    ckpt, history = train_model(read_dataset(args.dataset), cfg)
+    save_checkpoint(ckpt, args.output)
+    if args.history:
+        write_table(history, args.history)

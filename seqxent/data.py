@@ -1,0 +1,163 @@
+"""Encoded data sets, length-bucketed batches and the collate function that pads them.
+
+Sequences are stored as ``uint8`` code arrays (one byte per position, see :mod:`seqxent.alphabet`); the
+collate function turns a list of them into a channels-first float batch ``x`` of shape ``(B, C, L)``, a
+``mask`` ``(B, L)`` (True at real positions) and targets: ``(B,)`` class indices for sequence tasks, or
+``(B, L)`` per-residue indices padded with ``-100`` (``CrossEntropyLoss``'s default ``ignore_index``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from seqxent.alphabet import Alphabet
+from seqxent.errors import InputError
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class Example:
+    """One encoded record: ``codes`` (L,) uint8 and ``target`` (int, (L,) int64 array, or None)."""
+
+    id: str
+    codes: np.ndarray
+    target: int | np.ndarray | None = None
+
+
+@dataclass
+class Batch:
+    """A padded batch: ``x`` (B, C, L) float, ``mask`` (B, L) bool, ``target`` (B,) or (B, L) long."""
+
+    ids: list[str]
+    x: torch.Tensor
+    mask: torch.Tensor
+    target: torch.Tensor | None
+
+    def to(self, device: torch.device) -> Batch:
+        """Move the tensors to ``device``."""
+        target = None if self.target is None else self.target.to(device)
+        return Batch(self.ids, self.x.to(device), self.mask.to(device), target)
+
+
+def encode_examples(ids: Sequence[str], seqs: Sequence[str], labels: Sequence[str] | None,
+                    alphabet: Alphabet, classes: Sequence[str], task: str) -> list[Example]:
+    """Encode sequences (already cleaned) and their labels into :class:`Example` records.
+
+    Residue labels are strings with one class letter per position.
+
+    Raises:
+        InputError: for a label outside ``classes`` or a residue label of the wrong length.
+    """
+    index = {c: i for i, c in enumerate(classes)}
+    out = []
+    for n, (rid, seq) in enumerate(zip(ids, seqs, strict=True)):
+        codes = alphabet.to_codes(seq)
+        target = None if labels is None else _encode_target(rid, labels[n], len(seq), index, task)
+        out.append(Example(rid, codes, target))
+    return out
+
+
+def _encode_target(rid: str, label: str, length: int, index: dict[str, int], task: str):
+    try:
+        if task == "sequence":
+            return index[label]
+        if len(label) != length:
+            raise InputError(f"record {rid!r}: {len(label)} residue labels for {length} residues")
+        return np.fromiter((index[c] for c in label), dtype=np.int64, count=length)
+    except KeyError as err:
+        raise InputError(f"record {rid!r}: label {err.args[0]!r} is not one of the classes {list(index)}") from None
+
+
+class Collate:
+    """Pad a list of :class:`Example` into a :class:`Batch`.
+
+    Args:
+        alphabet: gives the code → vector table.
+        max_length: when > 0, longer sequences are cropped to this length — at a random offset drawn from
+            ``generator`` (training augmentation: partial reads) or centred when ``generator`` is None.
+        generator: numpy random generator for the crops.
+
+    Example:
+        >>> dna = Alphabet.from_name("dna")
+        >>> batch = Collate(dna)([Example("a", dna.to_codes("AC"), 1), Example("b", dna.to_codes("G"), 0)])
+        >>> batch.x.shape, batch.mask.tolist(), batch.target.tolist()
+        (torch.Size([2, 4, 2]), [[True, True], [True, False]], [1, 0])
+    """
+
+    def __init__(self, alphabet: Alphabet, max_length: int = 0, generator: np.random.Generator | None = None):
+        self.table = torch.from_numpy(alphabet.table)
+        self.max_length = max_length
+        self.generator = generator
+
+    def _crop(self, ex: Example) -> Example:
+        length = len(ex.codes)
+        if not self.max_length or length <= self.max_length:
+            return ex
+        extra = length - self.max_length
+        start = int(self.generator.integers(0, extra + 1)) if self.generator is not None else extra // 2
+        stop = start + self.max_length
+        target = ex.target[start:stop] if isinstance(ex.target, np.ndarray) else ex.target
+        return Example(ex.id, ex.codes[start:stop], target)
+
+    def __call__(self, examples: Sequence[Example]) -> Batch:
+        examples = [self._crop(ex) for ex in examples]
+        lengths = [len(ex.codes) for ex in examples]
+        width = max(lengths)
+        codes = torch.zeros((len(examples), width), dtype=torch.long)  # code 0 = padding (zero vector)
+        for i, ex in enumerate(examples):
+            codes[i, : lengths[i]] = torch.from_numpy(ex.codes.astype(np.int64))
+        x = self.table[codes].permute(0, 2, 1).contiguous()  # (B, L, C) -> (B, C, L)
+        mask = torch.arange(width)[None, :] < torch.tensor(lengths)[:, None]
+        return Batch([ex.id for ex in examples], x, mask, self._targets(examples, width))
+
+    @staticmethod
+    def _targets(examples: Sequence[Example], width: int) -> torch.Tensor | None:
+        if examples[0].target is None:
+            return None
+        if not isinstance(examples[0].target, np.ndarray):
+            return torch.tensor([ex.target for ex in examples], dtype=torch.long)
+        target = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+        for i, ex in enumerate(examples):
+            target[i, : len(ex.target)] = torch.from_numpy(ex.target)
+        return target
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, max_tokens: int = 0,
+                   generator: np.random.Generator | None = None) -> list[np.ndarray]:
+    """Group indices into batches of similar length, so that padding wastes little compute.
+
+    Indices are sorted by length (ties broken by a random permutation when ``generator`` is given) and cut into
+    batches of at most ``batch_size`` records and, when ``max_tokens`` > 0, at most ``max_tokens`` padded
+    positions. With a generator, the order of the batches is shuffled too.
+
+    Example:
+        >>> [b.tolist() for b in length_batches([5, 1, 3, 2], batch_size=2)]
+        [[1, 3], [2, 0]]
+    """
+    if batch_size < 1:
+        raise InputError(f"Expected argument `batch_size` to be ≥ 1, but got {batch_size}")
+    lengths = np.asarray(lengths)
+    tiebreak = generator.permutation(len(lengths)) if generator is not None else np.arange(len(lengths))
+    order = np.lexsort((tiebreak, lengths))
+    batches, start = [], 0
+    while start < len(order):
+        stop = min(start + batch_size, len(order))
+        while max_tokens and stop - start > 1 and lengths[order[stop - 1]] * (stop - start) > max_tokens:
+            stop -= 1
+        batches.append(order[start:stop])
+        start = stop
+    if generator is not None:
+        batches = [batches[i] for i in generator.permutation(len(batches))]
+    return batches
+
+
+def iterate_batches(examples: Sequence[Example], collate: Collate, batch_size: int, max_tokens: int = 0,
+                    generator: np.random.Generator | None = None) -> Iterator[Batch]:
+    """Yield collated batches of ``examples`` in length-bucketed order."""
+    for idx in length_batches([len(ex.codes) for ex in examples], batch_size, max_tokens, generator):
+        yield collate([examples[i] for i in idx])

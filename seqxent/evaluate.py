@@ -1,0 +1,126 @@
+"""Evaluation of a model on one split: metrics with bootstrap intervals, calibration, predictions, plots.
+
+Sequence tasks are bootstrapped over sequences; residue tasks over chains (residues of one chain are not
+independent). Calibration is reported before (T = 1) and after temperature scaling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqxent import metrics, plots
+from seqxent.checkpoint import Checkpoint
+from seqxent.dataset import PreparedData
+from seqxent.inference import predict_logits, softmax
+
+HEADLINE = {"sequence": ("accuracy", "balanced_accuracy", "macro_f1", "log_loss_bits"),
+            "residue": ("accuracy", "sov99", "log_loss_bits")}
+
+
+@dataclass
+class SplitPredictions:
+    """Flattened logits of one split: ``logits`` (N, K), ``target`` (N,), ``unit`` (N,) record index."""
+
+    rows: pd.DataFrame
+    logits: np.ndarray
+    target: np.ndarray
+    unit: np.ndarray
+
+
+def split_predictions(ckpt: Checkpoint, data: PreparedData, split: str, batch_size: int = 64,
+                      device="cpu") -> SplitPredictions:
+    """Run the model over a split; residue outputs are flattened over residues."""
+    rows = data.split(split)
+    examples = data.examples(split, ckpt.classes)
+    logits = predict_logits(ckpt.model, examples, ckpt.alphabet, batch_size, device=device)
+    if ckpt.task == "sequence":
+        target = np.array([ex.target for ex in examples], dtype=np.int64)
+        return SplitPredictions(rows, np.stack(logits), target, np.arange(len(examples)))
+    target = np.concatenate([ex.target for ex in examples])
+    unit = np.repeat(np.arange(len(examples)), [len(ex.target) for ex in examples])
+    return SplitPredictions(rows, np.concatenate(logits), target, unit)
+
+
+def _headline(task: str, probs, target, unit, classes, n_boot: int, seed: int) -> dict:
+    funcs = {"accuracy": metrics.accuracy, "balanced_accuracy": metrics.balanced_accuracy,
+             "macro_f1": metrics.macro_f1,
+             "log_loss_bits": lambda p, t: metrics.log_loss(p, t, base=2, validate_args=False)}
+    out = {}
+    for name in HEADLINE[task]:
+        if name == "sov99":
+            chains = metrics.per_chain_scores(probs, target, unit, classes)
+            sov = chains["sov99"]
+            value = float(np.nanmean(sov))
+            ci = metrics.bootstrap_ci(lambda idx, s=sov: float(np.nanmean(s[idx])), len(sov), n_boot, seed=seed)
+        else:
+            value = funcs[name](probs, target)
+            ci = metrics.bootstrap_metric(funcs[name], probs, target, unit if task == "residue" else None,
+                                          n_boot=n_boot, seed=seed)
+        out[name] = {"value": value, "ci95": ci}
+    return out
+
+
+def evaluate_split(ckpt: Checkpoint, preds: SplitPredictions, n_bins: int = 15, n_boot: int = 1000,
+                   seed: int = 1) -> dict:
+    """The metric blocks of ``metrics.json`` for one split (see DESIGN of metrics.json in the README)."""
+    raw = softmax(preds.logits)
+    probs = softmax(preds.logits, ckpt.temperature)
+    out = metrics.classification_metrics(probs, preds.target, ckpt.classes, n_bins)
+    result = {"headline": _headline(ckpt.task, probs, preds.target, preds.unit, ckpt.classes, n_boot, seed),
+              "per_class": out.pop("per_class"), "confusion": out.pop("confusion"),
+              "information": out.pop("information"), "metrics": out}
+    if ckpt.task == "residue":
+        res = metrics.residue_metrics(probs, preds.target, preds.unit, ckpt.classes)
+        res.pop("per_class", None)
+        result["metrics"].update({k: v for k, v in res.items() if k != "q"})
+        result["information"]["uniform_input_bits_per_symbol"] = float(np.log2(ckpt.alphabet.size))
+    result["calibration"] = {
+        "temperature": ckpt.temperature, "n_bins": n_bins,
+        "before": _calibration(raw, preds.target, n_bins), "after": _calibration(probs, preds.target, n_bins),
+        "bins_after": metrics.reliability_bins(probs, preds.target, n_bins).to_dict()}
+    return result
+
+
+def _calibration(probs: np.ndarray, target: np.ndarray, n_bins: int) -> dict:
+    return {"ece": metrics.calibration_error(probs, target, n_bins),
+            "ece_mass": metrics.calibration_error(probs, target, n_bins, binning="mass"),
+            "mce": metrics.calibration_error(probs, target, n_bins, norm="max"),
+            "nll": metrics.log_loss(probs, target), "brier": metrics.brier_score(probs, target)}
+
+
+def prediction_table(ckpt: Checkpoint, preds: SplitPredictions) -> pd.DataFrame:
+    """Per-record test predictions: true and predicted label, probability of the prediction, correctness."""
+    probs = softmax(preds.logits, ckpt.temperature)
+    classes = np.array(ckpt.classes)
+    top = probs.argmax(axis=1)
+    if ckpt.task == "sequence":
+        return pd.DataFrame({"id": preds.rows["id"].to_numpy(), "label": classes[preds.target],
+                             "predicted": classes[top], "p_predicted": probs.max(axis=1).round(4),
+                             "correct": top == preds.target})
+    chains = []
+    for i, rid in enumerate(preds.rows["id"]):
+        sel = preds.unit == i
+        chains.append({"id": rid, "length": int(sel.sum()), "label": "".join(classes[preds.target[sel]]),
+                       "predicted": "".join(classes[top[sel]]),
+                       "accuracy": round(float((top[sel] == preds.target[sel]).mean()), 4)})
+    return pd.DataFrame(chains)
+
+
+def write_plots(result: dict, history: pd.DataFrame | None, plots_dir: Path) -> list[Path]:
+    """Confusion matrix, reliability diagram and (with a history) learning curves, as PNG files."""
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    bins = result["calibration"]["bins_after"]
+    nan = float("nan")
+    paths = [plots.plot_confusion(result["confusion"]["matrix"], result["confusion"]["classes"],
+                                  plots_dir / "confusion.png"),
+             plots.plot_reliability([nan if v is None else v for v in bins["bin_confidence"]],
+                                    [nan if v is None else v for v in bins["bin_accuracy"]],
+                                    bins["bin_count"], plots_dir / "reliability.png",
+                                    ece=result["calibration"]["after"]["ece"])]
+    if history is not None:
+        paths.append(plots.plot_learning_curves(history, plots_dir / "learning_curves.png"))
+    return paths

@@ -1,0 +1,151 @@
+"""Output formats of ``seqxent predict``: TSV, PSIPRED ``.ss2`` and ``.horiz``, and JSON.
+
+Each format is a writer class with ``begin``, ``write`` (one :class:`~seqxent.predict.Prediction`) and
+``end``, chosen from :data:`FORMATS` (a dispatch table, not an if-chain). Writers stream: they never hold
+more than one record. Skipped records are written with their reason, so every input id appears.
+
+Probabilities are printed with 4 decimals (3 in ``.ss2``, as PSIPRED does).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+import numpy as np
+
+from seqxent.errors import InputError
+from seqxent.predict import Prediction
+
+PREDICTED = "predicted"
+
+
+def _p(x: float, digits: int = 4) -> str:
+    return f"{x:.{digits}f}"
+
+
+class TsvWriter:
+    """Tab-separated: one row per record (sequence models) or per residue (residue models).
+
+    Columns: ``id``, [``pos``, ``aa``,] ``label``, one ``p_<class>`` per class, ``status`` (``predicted`` or
+    ``skipped: <reason>``; a skipped record gets one row with empty fields).
+    """
+
+    def __init__(self, classes: list[str], task: str):
+        self.classes, self.task = classes, task
+
+    def begin(self, out: TextIO) -> None:  # noqa: D102
+        lead = ["id", "pos", "aa"] if self.task == "residue" else ["id"]
+        out.write("\t".join(lead + ["label"] + [f"p_{c}" for c in self.classes] + ["status"]) + "\n")
+
+    def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
+        if pred.probs is None:
+            empty = [""] * (len(self.classes) + (3 if self.task == "residue" else 1))
+            out.write("\t".join([pred.id, *empty, f"skipped: {pred.skipped}"]) + "\n")
+            return
+        probs = pred.probs[None, :] if self.task == "sequence" else pred.probs  # (K,) -> (1, K)
+        top = probs.argmax(axis=1)
+        for i, row in enumerate(probs):
+            lead = [pred.id, str(i + 1), pred.sequence[i]] if self.task == "residue" else [pred.id]
+            cells = lead + [self.classes[top[i]]] + [_p(x) for x in row] + [PREDICTED]
+            out.write("\t".join(cells) + "\n")
+
+    def end(self, out: TextIO) -> None:  # noqa: D102
+        pass
+
+
+class JsonWriter:
+    """A JSON array with one object per record: id, label(s), probabilities by class, status."""
+
+    def __init__(self, classes: list[str], task: str):
+        self.classes, self.task, self.first = classes, task, True
+
+    def begin(self, out: TextIO) -> None:  # noqa: D102
+        out.write("[")
+
+    def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
+        obj: dict = {"id": pred.id}
+        if pred.probs is None:
+            obj["status"] = f"skipped: {pred.skipped}"
+        else:
+            top = pred.probs.argmax(axis=-1)
+            labels = [self.classes[i] for i in np.atleast_1d(top)]
+            obj["label"] = "".join(labels) if self.task == "residue" else labels[0]
+            obj["probs"] = {c: np.round(pred.probs[..., k], 4).tolist() for k, c in enumerate(self.classes)}
+            obj["status"] = PREDICTED
+        out.write(("\n" if self.first else ",\n") + json.dumps(obj))
+        self.first = False
+
+    def end(self, out: TextIO) -> None:  # noqa: D102
+        out.write("\n]\n")
+
+
+class _ThreeStateWriter:
+    """Shared checks of the PSIPRED formats: residue models with exactly the classes H, E, C."""
+
+    def __init__(self, classes: list[str], task: str):
+        if task != "residue" or sorted(classes) != ["C", "E", "H"]:
+            raise InputError(f"Expected a 3-state residue model (classes C, E, H) for this format, "
+                             f"but got a {task} model with classes {classes}")
+        self.col = {c: i for i, c in enumerate(classes)}
+
+    def begin(self, out: TextIO) -> None:  # noqa: D102
+        pass
+
+    def end(self, out: TextIO) -> None:  # noqa: D102
+        pass
+
+    def _states(self, probs: np.ndarray) -> tuple[str, np.ndarray]:
+        order = [self.col["C"], self.col["H"], self.col["E"]]
+        che = probs[:, order]  # (L, 3) in PSIPRED's column order C, H, E
+        return "".join("CHE"[i] for i in che.argmax(axis=1)), che
+
+
+class Ss2Writer(_ThreeStateWriter):
+    """PSIPRED VFORMAT (``.ss2``): ``pos aa state p_C p_H p_E`` per residue; one block per record."""
+
+    def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
+        out.write(f"# PSIPRED VFORMAT (seqxent)\n# {pred.id}\n\n")
+        if pred.probs is None:
+            out.write(f"# skipped: {pred.skipped}\n\n")
+            return
+        states, che = self._states(pred.probs)
+        for i, (aa, state, p) in enumerate(zip(pred.sequence, states, che, strict=True)):
+            out.write(f"{i + 1:4d} {aa} {state}   {p[0]:.3f}  {p[1]:.3f}  {p[2]:.3f}\n")
+        out.write("\n")
+
+
+class HorizWriter(_ThreeStateWriter):
+    """PSIPRED HFORMAT (``.horiz``): Conf/Pred/AA lines in blocks of 60 residues with a position ruler.
+
+    ``Conf`` is PSIPRED's 0–9 confidence: ``min(9, int(10 · (p_top − p_second)))``.
+    """
+
+    width = 60
+
+    def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
+        out.write(f"# PSIPRED HFORMAT (seqxent)\n# {pred.id}\n\n")
+        if pred.probs is None:
+            out.write(f"# skipped: {pred.skipped}\n\n")
+            return
+        states, che = self._states(pred.probs)
+        top2 = np.sort(che, axis=1)[:, -2:]
+        conf = "".join(str(min(9, int(10 * (b - a)))) for a, b in top2)
+        for s in range(0, len(states), self.width):
+            e = min(s + self.width, len(states))
+            ruler = "".join(f"{n:>10d}" for n in range(s + 10, e + 1, 10))
+            out.write(f"Conf: {conf[s:e]}\nPred: {states[s:e]}\n  AA: {pred.sequence[s:e]}\n      {ruler}\n\n")
+
+
+FORMATS = {"tsv": TsvWriter, "ss2": Ss2Writer, "horiz": HorizWriter, "json": JsonWriter}
+
+
+def get_writer(fmt: str, classes: list[str], task: str):
+    """The writer for format ``fmt``.
+
+    Raises:
+        InputError: for an unknown format, or a PSIPRED format with a model that is not 3-state.
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"Expected argument `format` to be one of {sorted(FORMATS)}, but got {fmt!r}")
+    return FORMATS[fmt](classes, task)

@@ -1,0 +1,145 @@
+"""1D convolutional networks on channels-first one-hot input ``(B, C, L)``; ``forward`` returns logits.
+
+Both networks zero the padded positions after every layer and normalise each position on its own (layer norm
+over channels, no batch norm), so a record's prediction does not depend on what else is in its batch or how
+much padding it got: batched and one-at-a-time predictions agree.
+
+- :class:`SequenceCNN` (barcodes → one class): convolution blocks with max pooling, then masked global max and
+  mean pooling → logits ``(B, K)``.
+- :class:`ResidueCNN` (proteins → one class per residue): a stem convolution, residual blocks of dilated
+  convolutions (dilation cycling 1, 2, 4, 8, …, so the receptive field grows geometrically with depth), and a
+  1×1 output convolution → logits ``(B, K, L)``. Length-preserving, with no length limit.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F  # noqa: N812
+
+from seqxent.errors import InputError
+
+
+class ChannelLayerNorm(nn.LayerNorm):
+    """Layer norm over the channel axis of a ``(B, C, L)`` tensor, position by position."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)  # (B, C, L) -> (B, L, C) -> (B, C, L)
+
+
+def _check_positive(**kwargs) -> None:
+    for name, value in kwargs.items():
+        if not isinstance(value, int) or value < 1:
+            raise InputError(f"Expected argument `{name}` to be an integer ≥ 1, but got {value!r}")
+
+
+class SequenceCNN(nn.Module):
+    """Convolution blocks → masked global max + mean pooling → a linear layer over classes.
+
+    Args:
+        in_channels: alphabet size ``C``.
+        n_classes: number of classes ``K``.
+        channels: width of every convolution block.
+        kernel_size: odd convolution width.
+        layers: number of blocks; each halves the length with max pooling.
+        dropout: dropout before the output layer.
+    """
+
+    def __init__(self, in_channels: int, n_classes: int, channels: int = 64, kernel_size: int = 9,
+                 layers: int = 4, dropout: float = 0.2):
+        super().__init__()
+        _check_positive(in_channels=in_channels, n_classes=n_classes, channels=channels, layers=layers)
+        if kernel_size % 2 != 1:
+            raise InputError(f"Expected argument `kernel_size` to be odd, but got {kernel_size}")
+        widths = [in_channels] + [channels] * layers
+        self.convs = nn.ModuleList(nn.Conv1d(a, b, kernel_size, padding=kernel_size // 2)
+                                   for a, b in zip(widths[:-1], widths[1:], strict=True))
+        self.norms = nn.ModuleList(ChannelLayerNorm(channels) for _ in range(layers))
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(2 * channels, n_classes)
+
+    def embed(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Pooled features ``(B, 2·channels)`` of a batch ``x`` ``(B, C, L)`` with ``mask`` ``(B, L)``."""
+        m = mask[:, None, :].to(x.dtype)  # (B, 1, L)
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            x = F.relu(norm(conv(x * m))) * m
+            # ceil_mode keeps the last, partial window, so padding never changes a valid position's value.
+            x = F.max_pool1d(x, 2, ceil_mode=True)
+            m = F.max_pool1d(m, 2, ceil_mode=True)
+        valid = m > 0  # (B, 1, L')
+        x_max = x.masked_fill(~valid, float("-inf")).amax(dim=2)
+        x_mean = (x * m).sum(dim=2) / m.sum(dim=2).clamp(min=1.0)
+        return torch.cat([x_max, x_mean], dim=1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, K)``."""
+        return self.head(self.dropout(self.embed(x, mask)))
+
+
+class ResidualBlock(nn.Module):
+    """Pre-norm residual block: ``x + dropout(conv_d(gelu(norm(x))))`` with dilation ``d``."""
+
+    def __init__(self, channels: int, kernel_size: int, dilation: int, dropout: float):
+        super().__init__()
+        self.norm = ChannelLayerNorm(channels)
+        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation,
+                              padding=dilation * (kernel_size // 2))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return (x + self.dropout(self.conv(F.gelu(self.norm(x)) * m))) * m
+
+
+class ResidueCNN(nn.Module):
+    """Dilated residual CNN predicting one class per position.
+
+    Args:
+        in_channels: alphabet size ``C``.
+        n_classes: number of classes ``K`` per residue.
+        channels: width of the residual stream.
+        kernel_size: odd convolution width.
+        layers: number of residual blocks; block ``i`` has dilation ``2 ** (i % dilation_cycle)``.
+        dropout: dropout inside the blocks.
+        dilation_cycle: how many doublings before the dilation restarts at 1.
+    """
+
+    def __init__(self, in_channels: int, n_classes: int, channels: int = 64, kernel_size: int = 5,
+                 layers: int = 8, dropout: float = 0.1, dilation_cycle: int = 4):
+        super().__init__()
+        _check_positive(in_channels=in_channels, n_classes=n_classes, channels=channels, layers=layers,
+                        dilation_cycle=dilation_cycle)
+        if kernel_size % 2 != 1:
+            raise InputError(f"Expected argument `kernel_size` to be odd, but got {kernel_size}")
+        self.stem = nn.Conv1d(in_channels, channels, kernel_size, padding=kernel_size // 2)
+        self.blocks = nn.ModuleList(ResidualBlock(channels, kernel_size, 2 ** (i % dilation_cycle), dropout)
+                                    for i in range(layers))
+        self.norm = ChannelLayerNorm(channels)
+        self.head = nn.Conv1d(channels, n_classes, 1)
+        self.receptive_field = kernel_size + sum((kernel_size - 1) * b.conv.dilation[0] for b in self.blocks)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, K, L)``; values at padded positions are meaningless and must be masked."""
+        m = mask[:, None, :].to(x.dtype)  # (B, 1, L)
+        x = self.stem(x * m) * m
+        for block in self.blocks:
+            x = block(x, m)
+        return self.head(F.gelu(self.norm(x)))
+
+
+ARCHITECTURES = {"sequence_cnn": SequenceCNN, "residue_cnn": ResidueCNN}
+
+
+def build_model(kind: str, hparams: dict) -> nn.Module:
+    """Build a network by name (``"sequence_cnn"`` or ``"residue_cnn"``) from its hyperparameters.
+
+    Raises:
+        InputError: for an unknown name.
+    """
+    if kind not in ARCHITECTURES:
+        raise InputError(f"Expected argument `kind` to be one of {sorted(ARCHITECTURES)}, but got {kind!r}")
+    return ARCHITECTURES[kind](**hparams)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,295 @@
+"""Deterministic matplotlib figures for evaluation results.
+
+Every function draws on a fresh :class:`~matplotlib.figure.Figure` attached to the
+Agg canvas (no pyplot global state), strips the metadata that would otherwise embed
+the matplotlib version or a date, writes the file atomically (temporary file in the
+same directory, then :func:`os.replace`) and returns the output path. Calling a
+function twice with the same input therefore gives byte-identical files.
+
+The output format follows the file suffix (``.png``, ``.svg`` or ``.pdf``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+# Fixed settings so that figures do not depend on call order or on the user's defaults
+# for the few settings that influence bytes (hash salt of SVG ids, resolution).
+_RC = {"svg.hashsalt": "seqxent", "savefig.dpi": 120, "figure.dpi": 120, "font.size": 9}
+
+# Metadata entries set to None are left out of the file; this removes dates and versions.
+_METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
+}
+
+# Cell values are written into confusion matrices up to this many classes.
+_ANNOTATE_MAX = 15
+
+
+def _plain(label: object, max_chars: int = 40) -> str:
+    """Return a label that matplotlib prints literally (no mathtext), shortened if long."""
+    text = str(label)
+    if len(text) > max_chars:
+        text = text[: max_chars - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    """Return a Figure on the Agg canvas."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file next to ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as handle:  # honours the umask, unlike tempfile.mkstemp
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _save(fig: Figure, path: str | os.PathLike) -> Path:
+    """Save ``fig`` deterministically and atomically to ``path``; return the path."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    if fmt not in _METADATA:
+        raise ValueError(f"Expected argument `path` to end in .png, .svg or .pdf, but got {str(path)!r}")
+    buffer = io.BytesIO()
+    with matplotlib.rc_context(_RC):
+        fig.savefig(buffer, format=fmt, metadata=_METADATA[fmt])
+    _write_atomic(path, buffer.getvalue())
+    return path
+
+
+def _check_max_classes(max_classes: int) -> None:
+    if not isinstance(max_classes, int) or max_classes < 1:
+        raise ValueError(
+            f"Expected argument `max_classes` to be an integer larger than 0, but got {max_classes!r}"
+        )
+
+
+def _select_confusion(
+    matrix: np.ndarray, classes: Sequence[str], normalize: bool, max_classes: int
+) -> tuple[np.ndarray, list[str], str]:
+    """Normalize rows and keep the ``max_classes`` most frequent true classes."""
+    support = matrix.sum(axis=1)
+    values = matrix
+    if normalize:
+        # Row-normalized over all predictions, also those to classes that are not shown.
+        values = np.divide(matrix, support[:, None], out=np.zeros_like(matrix), where=support[:, None] > 0)
+    title = "Confusion matrix" + (" (row-normalized)" if normalize else " (counts)")
+    keep = np.arange(len(classes))
+    if len(classes) > max_classes:
+        keep = np.sort(np.argsort(-support, kind="stable")[:max_classes])
+        title += f"\n{max_classes} most frequent of {len(classes)} classes shown"
+    return values[np.ix_(keep, keep)], [str(classes[i]) for i in keep], title
+
+
+def plot_confusion(
+    matrix: Sequence[Sequence[float]] | np.ndarray,
+    classes: Sequence[str],
+    path: str | os.PathLike,
+    normalize: bool = True,
+    max_classes: int = 40,
+) -> Path:
+    """Draw a confusion matrix heat map.
+
+    Args:
+        matrix: Counts of shape (C, C); rows are true classes, columns predicted classes.
+        classes: The C class names, in matrix order.
+        path: Output file (.png, .svg or .pdf).
+        normalize: Divide each row by its total, so cells are fractions of the true class.
+        max_classes: With more classes, only the ``max_classes`` most frequent true classes
+            (by row total) are shown, and the title says so.
+
+    Returns:
+        The output path.
+
+    Raises:
+        ValueError: If ``matrix`` is not square, does not match ``classes`` or has negative counts.
+    """
+    _check_max_classes(max_classes)
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] != len(classes):
+        raise ValueError(
+            f"Expected argument `matrix` to be square of size len(classes)={len(classes)}, "
+            f"but got shape {matrix.shape}"
+        )
+    if matrix.size == 0 or np.any(matrix < 0) or not np.all(np.isfinite(matrix)):
+        raise ValueError("Expected argument `matrix` to hold finite counts >= 0 for at least one class")
+    values, names, title = _select_confusion(matrix, classes, normalize, max_classes)
+    k = len(names)
+    side = min(max(4.0, 0.28 * k + 2.5), 16.0)
+    fig = _new_figure(side + 1.0, side)
+    ax = fig.add_subplot()
+    vmax = 1.0 if normalize else max(float(values.max()), 1.0)
+    image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=vmax, interpolation="nearest")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="fraction of true class" if normalize else "count")
+    fontsize = 8 if k <= 20 else max(5, 8 - (k - 20) // 10)
+    labels = [_plain(name, 30) for name in names]
+    ax.set_xticks(range(k), labels, rotation=90, fontsize=fontsize)
+    ax.set_yticks(range(k), labels, fontsize=fontsize)
+    ax.set_xlabel("Predicted class")
+    ax.set_ylabel("True class")
+    ax.set_title(title)
+    if k <= _ANNOTATE_MAX:
+        for (i, j), value in np.ndenumerate(values):
+            text = f"{value:.2f}" if normalize else f"{value:.0f}"
+            color = "white" if value > 0.6 * vmax else "black"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color=color)
+    return _save(fig, path)
+
+
+def plot_learning_curves(history: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Draw training and validation curves per epoch.
+
+    Args:
+        history: One row per epoch with column ``epoch`` and any of ``train_loss``,
+            ``train_ce``, ``train_jsd``, ``valid_ce`` (nats) and ``valid_accuracy``.
+        path: Output file (.png, .svg or .pdf).
+
+    Returns:
+        The output path.
+
+    Raises:
+        ValueError: If ``history`` has no ``epoch`` column or no rows.
+    """
+    if "epoch" not in history.columns or len(history) == 0:
+        raise ValueError(
+            "Expected argument `history` to have an `epoch` column and at least one row, "
+            f"but got columns {list(history.columns)} and {len(history)} rows"
+        )
+    fig = _new_figure(9.0, 3.6)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    epoch = history["epoch"].to_numpy()
+    styles = {"train_loss": "-", "train_ce": "--", "train_jsd": ":", "valid_ce": "-"}
+    for column, style in styles.items():
+        if column in history.columns:
+            ax_loss.plot(epoch, history[column].to_numpy(dtype=float), style, marker=".", label=column)
+    if "valid_accuracy" in history.columns:
+        ax_acc.plot(epoch, history["valid_accuracy"].to_numpy(dtype=float), "-", marker=".", color="C2")
+    if "valid_ce" in history.columns and history["valid_ce"].notna().any():
+        best = epoch[int(np.nanargmin(history["valid_ce"].to_numpy(dtype=float)))]
+        for ax in (ax_loss, ax_acc):
+            ax.axvline(best, color="grey", linestyle=":", linewidth=1, label=f"best epoch {best}")
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_loss.set(xlabel="Epoch", ylabel="Loss (nats)", title="Loss")
+    ax_acc.set(xlabel="Epoch", ylabel="Accuracy", title="Validation accuracy", ylim=(0.0, 1.02))
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_reliability(
+    bin_confidence: Sequence[float],
+    bin_accuracy: Sequence[float],
+    bin_count: Sequence[int],
+    path: str | os.PathLike,
+    ece: float | None = None,
+) -> Path:
+    """Draw a reliability diagram with the diagonal and a histogram of bin counts.
+
+    Bins are taken to split [0, 1] into ``len(bin_count)`` intervals of equal width.
+    Empty bins (count 0 or NaN values) are left blank.
+
+    Args:
+        bin_confidence: Mean confidence per bin, shape (n_bins,).
+        bin_accuracy: Accuracy per bin, shape (n_bins,).
+        bin_count: Number of predictions per bin, shape (n_bins,).
+        path: Output file (.png, .svg or .pdf).
+        ece: Expected calibration error, shown in the title when given.
+
+    Returns:
+        The output path.
+
+    Raises:
+        ValueError: If the three arrays are empty or differ in length.
+    """
+    confidence = np.asarray(bin_confidence, dtype=float)
+    accuracy = np.asarray(bin_accuracy, dtype=float)
+    count = np.asarray(bin_count, dtype=float)
+    if confidence.ndim != 1 or len(confidence) == 0 or not len(confidence) == len(accuracy) == len(count):
+        raise ValueError(
+            "Expected arguments `bin_confidence`, `bin_accuracy` and `bin_count` to be 1-D of the same "
+            f"length > 0, but got lengths {len(confidence)}, {len(accuracy)} and {len(count)}"
+        )
+    n_bins = len(count)
+    width = 1.0 / n_bins
+    centers = (np.arange(n_bins) + 0.5) * width
+    shown = (count > 0) & np.isfinite(confidence) & np.isfinite(accuracy)
+    fig = _new_figure(4.8, 5.4)
+    ax_rel, ax_hist = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    ax_rel.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect calibration")
+    ax_rel.bar(centers[shown], accuracy[shown], width=width, color="C0", alpha=0.35, edgecolor="C0")
+    ax_rel.plot(confidence[shown], accuracy[shown], "o-", color="C0", markersize=4, label="model")
+    title = "Reliability diagram" + (f" (ECE = {ece:.4f})" if ece is not None else "")
+    ax_rel.set(ylabel="Accuracy", title=title, xlim=(0, 1), ylim=(0, 1.02))
+    ax_rel.grid(alpha=0.3)
+    ax_rel.legend(loc="upper left", fontsize=7)
+    ax_hist.bar(centers, np.nan_to_num(count), width=width, color="C1", edgecolor="white")
+    ax_hist.set(xlabel="Confidence", ylabel="Count")
+    ax_hist.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_per_class(
+    per_class: Mapping[str, Mapping[str, float]],
+    path: str | os.PathLike,
+    metric: str = "f1",
+    max_classes: int = 40,
+) -> Path:
+    """Draw a horizontal bar chart of one per-class metric, worst classes at the top.
+
+    Args:
+        per_class: Class name -> {"precision": .., "recall": .., "f1": .., "support": ..}.
+        path: Output file (.png, .svg or .pdf).
+        metric: Which entry to plot.
+        max_classes: With more classes, only the ``max_classes`` classes with the largest
+            support are shown, and the title says so.
+
+    Returns:
+        The output path.
+
+    Raises:
+        ValueError: If ``per_class`` is empty or no class has ``metric``.
+    """
+    _check_max_classes(max_classes)
+    rows = [(str(name), float(v[metric]), float(v.get("support", 0))) for name, v in per_class.items()
+            if metric in v and v[metric] is not None]
+    if not rows:
+        raise ValueError(f"Expected argument `per_class` to have classes with {metric!r}, but got none")
+    title = f"Per-class {metric}"
+    if len(rows) > max_classes:
+        title += f"\n{max_classes} largest of {len(rows)} classes shown"
+        rows = sorted(rows, key=lambda row: -row[2])[:max_classes]
+    rows.sort(key=lambda row: (row[1], row[0]))  # worst first; drawn top to bottom
+    fig = _new_figure(6.0, min(max(2.5, 0.22 * len(rows) + 1.2), 14.0))
+    ax = fig.add_subplot()
+    ax.barh(range(len(rows)), [row[1] for row in rows], color="C0")
+    ax.set_yticks(range(len(rows)), [_plain(row[0], 40) for row in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set(xlabel=metric.replace("_", " "), title=title, xlim=(0, 1.0))
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)

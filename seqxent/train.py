@@ -1,0 +1,164 @@
+"""Training: AdamW on the configured cross-entropy loss, early stopping on validation cross-entropy.
+
+Same seed, same machine → same weights: torch, numpy and the batch order are seeded, torch runs with
+deterministic algorithms, and the number of CPU threads is fixed by the config.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from seqxent.checkpoint import Checkpoint
+from seqxent.data import Collate, Example, iterate_batches
+from seqxent.dataset import PreparedData
+from seqxent.errors import InputError
+from seqxent.inference import select_device
+from seqxent.losses import LossConfig, build_loss, masked_cross_entropy
+from seqxent.models import build_model, count_parameters
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Training hyperparameters (the ``train:`` block of ``config.yaml``; CLI flags of ``seqxent train``)."""
+
+    epochs: int = 20
+    batch_size: int = 32
+    max_tokens: int = 0
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    patience: int = 4
+    channels: int = 64
+    kernel_size: int = 9
+    layers: int = 4
+    dropout: float = 0.2
+    jsd_lambda: float = 0.0
+    loss: str = "ce"
+    focal_gamma: float = 2.0
+    class_weighting: str = "none"
+    label_smoothing: float = 0.0
+    max_length: int = 0
+    seed: int = 1
+    device: str = "auto"
+    threads: int = 2
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "patience", "channels", "layers", "threads"):
+            if int(getattr(self, name)) < 1:
+                raise InputError(f"Expected argument `{name}` to be ≥ 1, but got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise InputError(f"Expected argument `dropout` to be in [0, 1), but got {self.dropout}")
+        if self.lr <= 0:
+            raise InputError(f"Expected argument `lr` to be > 0, but got {self.lr}")
+
+    def loss_config(self) -> LossConfig:
+        """The :class:`~seqxent.losses.LossConfig` these settings describe."""
+        return LossConfig(kind=self.loss, gamma=self.focal_gamma, class_weighting=self.class_weighting,
+                          label_smoothing=self.label_smoothing, jsd_lambda=self.jsd_lambda)
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    """Seed torch, fix CPU threads, and require deterministic kernels."""
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def build_network(data: PreparedData, classes: list[str], cfg: TrainConfig) -> tuple[str, dict, torch.nn.Module]:
+    """Architecture name, hyperparameters and a freshly initialised network for the task."""
+    kind = "sequence_cnn" if data.task == "sequence" else "residue_cnn"
+    hparams = {"in_channels": data.alphabet.size, "n_classes": len(classes), "channels": cfg.channels,
+               "kernel_size": cfg.kernel_size, "layers": cfg.layers, "dropout": cfg.dropout}
+    return kind, hparams, build_model(kind, hparams)
+
+
+@torch.no_grad()
+def validate(model, examples: list[Example], collate: Collate, batch_size: int, device) -> tuple[float, float]:
+    """Mean cross-entropy (nats per item) and accuracy over ``examples``."""
+    model.eval()
+    total, correct, count = 0.0, 0, 0
+    for batch in iterate_batches(examples, collate, batch_size):
+        batch = batch.to(device)
+        logits = model(batch.x, batch.mask)
+        n = int((batch.target != -100).sum())
+        total += float(masked_cross_entropy(logits, batch.target)) * n
+        correct += int(((logits.argmax(dim=1) == batch.target) & (batch.target != -100)).sum())
+        count += n
+    return total / max(count, 1), correct / max(count, 1)
+
+
+def _train_epoch(model, examples, collate, cfg, loss_fn, optimizer, rng, device, epoch) -> dict[str, float]:
+    model.train()
+    sums: dict[str, float] = {}
+    n_batches = 0
+    batches = iterate_batches(examples, collate, cfg.batch_size, cfg.max_tokens, rng)
+    for batch in tqdm(batches, desc=f"epoch {epoch}", unit="batch", disable=None, mininterval=5, leave=False):
+        batch = batch.to(device)
+        mask = batch.mask if batch.target.dim() == 2 else None
+        out = loss_fn(model(batch.x, batch.mask), batch.target, mask)
+        optimizer.zero_grad(set_to_none=True)
+        out.total.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        sums["loss"] = sums.get("loss", 0.0) + float(out.total)
+        for key, value in out.parts.items():
+            sums[key] = sums.get(key, 0.0) + value
+        n_batches += 1
+    return {f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}
+
+
+def train_model(data: PreparedData, cfg: TrainConfig) -> tuple[Checkpoint, pd.DataFrame]:
+    """Train on the ``train`` split, early-stop on ``valid`` cross-entropy, return the best model and history.
+
+    Raises:
+        InputError: when the train or valid split is empty.
+    """
+    seed_everything(cfg.seed, cfg.threads)
+    device = select_device(cfg.device)
+    classes = data.classes()
+    train, valid = data.examples("train", classes), data.examples("valid", classes)
+    if not train or not valid:
+        raise InputError(f"data set {data.name!r}: empty split (train {len(train)}, valid {len(valid)})")
+    kind, hparams, model = build_network(data, classes, cfg)
+    model.to(device)
+    loss_fn = build_loss(cfg.loss_config(), data.class_counts(classes))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    rng = np.random.default_rng(cfg.seed)
+    train_collate = Collate(data.alphabet, cfg.max_length, rng)
+    eval_collate = Collate(data.alphabet)
+    log.info("%s: %d train / %d valid records, %d classes, %s with %d parameters on %s", data.name, len(train),
+             len(valid), len(classes), kind, count_parameters(model), device)
+    history, best, best_ce, waited, start = [], None, float("inf"), 0, time.perf_counter()
+    for epoch in range(1, cfg.epochs + 1):
+        row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
+        row.update(_train_epoch(model, train, train_collate, cfg, loss_fn, optimizer, rng, device, epoch))
+        row["valid_ce"], row["valid_accuracy"] = validate(model, valid, eval_collate, cfg.batch_size, device)
+        row["seconds"] = time.perf_counter() - start
+        history.append(row)
+        scheduler.step()
+        log.info("epoch %d: train loss %.4f, valid CE %.4f, valid accuracy %.4f (%.0f s)", epoch,
+                 row["train_loss"], row["valid_ce"], row["valid_accuracy"], row["seconds"])
+        if row["valid_ce"] < best_ce - 1e-6:
+            best, best_ce, waited, best_epoch = copy.deepcopy(model.state_dict()), row["valid_ce"], 0, epoch
+        else:
+            waited += 1
+            if waited >= cfg.patience:
+                log.info("early stop: no validation improvement in %d epochs", cfg.patience)
+                break
+    model.load_state_dict(best)
+    model.eval()
+    meta = {"dataset": data.name, "label_column": data.label_column, "train_config": asdict(cfg),
+            "best_epoch": best_epoch, "epochs_run": len(history), "seconds": history[-1]["seconds"],
+            "parameters": count_parameters(model), "best_valid_ce": best_ce}
+    ckpt = Checkpoint(model.cpu(), data.task, data.alphabet, classes, kind, hparams, 1.0, meta)
+    return ckpt, pd.DataFrame(history)

@@ -1,0 +1,172 @@
+import functools
+import shlex
+import shutil
+import sys
+
+from snakemake.utils import validate
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+
+# Baselines implemented in seqxent itself: they need nothing but the package.
+BUILTIN_BASELINES = ["majority", "kmer_logreg", "kmer_knn"]
+# Peer tools run as baselines, and the executable each one needs on PATH (RDP runs its jar with java).
+PEER_EXECUTABLES = {"sintax": "vsearch", "blastn": "blastn", "rdp": "java"}
+# Keys of a data set entry that steer the workflow; all other keys are `seqxent prepare` flags.
+WORKFLOW_KEYS = {"activate", "baselines", "train"}
+
+
+wildcard_constraints:
+    dataset="|".join(config["datasets"]),
+    method="|".join([*BUILTIN_BASELINES, *PEER_EXECUTABLES]),
+    format="tsv|ss2|horiz|json",
+
+
+def get_datasets():
+    """Names of the data sets with `activate: true`, in config order."""
+    return [name for name, entry in config["datasets"].items() if entry["activate"]]
+
+
+def is_activated(xpath):
+    """Whether the config entry at `xpath` (e.g. "tools/sintax") has `activate: true`."""
+    return bool(lookup(dpath=xpath, within=config, default={}).get("activate", False))
+
+
+def to_cli_args(settings, exclude=()):
+    """Turn config keys into CLI flags: `min_per_class: 5` -> `--min-per-class 5`.
+
+    Lists give repeated values (`--fractions 0.8 0.1 0.1`) and `true` a bare flag; `false`, null and
+    empty lists are left out, so the CLI's own default applies. Values are shell-quoted.
+    """
+    args = []
+    for key, value in settings.items():
+        if key in exclude or value is None or value is False or value == []:
+            continue
+        args.append(f"--{key.replace('_', '-')}")
+        if value is not True:
+            values = value if isinstance(value, list) else [value]
+            args.extend(shlex.quote(str(item)) for item in values)
+    return " ".join(args)
+
+
+def get_prepare_input(wildcards):
+    """Source files of a data set: `fasta` + `labels`, or `table`."""
+    entry = config["datasets"][wildcards.dataset]
+    return {key: entry[key] for key in ("fasta", "labels", "table") if key in entry}
+
+
+def get_prepare_args(wildcards):
+    """`seqxent prepare` flags of a data set, sources included."""
+    return to_cli_args(config["datasets"][wildcards.dataset], exclude=WORKFLOW_KEYS)
+
+
+def get_train_settings(wildcards):
+    """Global `train:` settings with the data set's own `train:` overrides merged on top."""
+    return {**config["train"], **config["datasets"][wildcards.dataset]["train"]}
+
+
+def get_train_args(wildcards):
+    """`seqxent train` flags of a data set; `threads` comes from the rule instead."""
+    return to_cli_args(get_train_settings(wildcards), exclude={"threads"})
+
+
+def get_train_threads(wildcards):
+    """Threads of a data set's training job."""
+    return get_train_settings(wildcards)["threads"]
+
+
+@functools.cache
+def is_tool_available(name):
+    """Whether the peer tool `name` is activated and its executable is on PATH (warns once if not)."""
+    if not is_activated(f"tools/{name}"):
+        return False
+    if shutil.which(PEER_EXECUTABLES[name]) is None:
+        print(
+            f"seqxent: tools/{name} is activated but `{PEER_EXECUTABLES[name]}` is not on PATH; "
+            f"skipping the {name} baseline.",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def get_baselines(wildcards):
+    """Baseline methods of a data set: its built-ins, plus available peer tools for DNA sequence tasks."""
+    entry = config["datasets"][wildcards.dataset]
+    methods = entry["baselines"]
+    methods = list(config["baselines"]["methods"] if methods is None else methods)
+    if entry["task"] == "sequence" and entry["alphabet"] == "dna":
+        methods += [name for name in PEER_EXECUTABLES if is_tool_available(name)]
+    return methods
+
+
+def get_baseline_files(wildcards):
+    """Result files of a data set's baselines."""
+    return expand(
+        "results/{dataset}/baselines/{method}.json",
+        dataset=wildcards.dataset,
+        method=get_baselines(wildcards),
+    )
+
+
+def get_baseline_args(wildcards):
+    """`seqxent baseline` flags shared by all methods (k-mer length); threads come from the rule."""
+    return to_cli_args(config["baselines"], exclude={"methods", "threads"})
+
+
+def get_evaluate_args(wildcards, input):
+    """`seqxent evaluate` flags: bootstrap and binning settings, the seed, and the baseline results."""
+    settings = {
+        **config["evaluate"],
+        "seed": config["datasets"][wildcards.dataset]["seed"],
+        "baselines": list(input.baselines),
+    }
+    return to_cli_args(settings)
+
+
+def get_report_args(wildcards):
+    """`seqxent report` flags (the title; a data set's report appends its name)."""
+    title = config["report"]["title"]
+    if hasattr(wildcards, "dataset"):
+        title = f"{title}: {wildcards.dataset}"
+    return to_cli_args({"title": title})
+
+
+def get_predictions():
+    """Entries of `predict:` by name; names must be unique as they name the output files."""
+    entries = {entry["name"]: entry for entry in config["predict"]}
+    if len(entries) != len(config["predict"]):
+        raise ValueError(
+            f"Expected config `predict` to have unique names, but got {[e['name'] for e in config['predict']]}"
+        )
+    return entries
+
+
+def get_predict_input(wildcards):
+    """Model and FASTA of a prediction; a data set name as model means its calibrated model.pt."""
+    entry = get_predictions()[wildcards.name]
+    model = entry["model"]
+    if model in config["datasets"]:
+        model = f"results/{model}/model.pt"
+    return {"model": model, "fasta": entry["input"]}
+
+
+def get_predict_args(wildcards):
+    """`seqxent predict` flags of a prediction (batch size, and the training device)."""
+    entry = get_predictions()[wildcards.name]
+    return to_cli_args(
+        {"batch_size": entry["batch_size"], "device": config["train"]["device"]}
+    )
+
+
+def get_final_output():
+    """Targets of the default target rule: reports of the active data sets and the configured predictions."""
+    datasets = get_datasets()
+    outputs = expand("results/{dataset}/report.html", dataset=datasets)
+    if datasets:
+        outputs.append("results/report.html")
+    outputs += [
+        f"results/predictions/{name}.{e['format']}"
+        for name, e in get_predictions().items()
+    ]
+    return outputs

@@ -1,0 +1,61 @@
+rule run_baseline:
+    input:
+        dataset="results/{dataset}/dataset.tsv.gz",
+    output:
+        result="results/{dataset}/baselines/{method}.json",
+    log:
+        "logs/{dataset}/run_baseline/{method}.log",
+    conda:
+        # Peer tools (vsearch, blastn, rdp_classifier) next to seqxent.
+        "../../envs/tools.yaml"
+    threads: lookup(dpath="baselines/threads", within=config)
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        args=get_baseline_args,
+    shell:
+        "seqxent baseline --dataset {input.dataset} --method {wildcards.method} --output {output.result} {params.args} --threads {threads} > {log} 2>&1"
+
+
+rule evaluate_model:
+    input:
+        model="results/{dataset}/model.pt",
+        dataset="results/{dataset}/dataset.tsv.gz",
+        history="results/{dataset}/history.tsv",
+        summary="results/{dataset}/split_summary.json",
+        baselines=get_baseline_files,
+    output:
+        metrics="results/{dataset}/metrics.json",
+        predictions="results/{dataset}/test_predictions.tsv.gz",
+        confusion=report(
+            "results/{dataset}/plots/confusion.png",
+            caption="../report/confusion.rst",
+            category="Evaluation",
+            labels={"dataset": "{dataset}", "figure": "confusion matrix"},
+        ),
+        learning_curves=report(
+            "results/{dataset}/plots/learning_curves.png",
+            caption="../report/learning_curves.rst",
+            category="Training",
+            labels={"dataset": "{dataset}", "figure": "learning curves"},
+        ),
+        reliability=report(
+            "results/{dataset}/plots/reliability.png",
+            caption="../report/reliability.rst",
+            category="Calibration",
+            labels={"dataset": "{dataset}", "figure": "reliability diagram"},
+        ),
+    log:
+        "logs/{dataset}/evaluate_model.log",
+    conda:
+        "../../envs/seqxent.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        plots_dir=subpath(output.confusion, parent=True),
+        args=get_evaluate_args,
+    shell:
+        "seqxent evaluate --model {input.model} --dataset {input.dataset} --split test --output {output.metrics} --predictions {output.predictions} --plots-dir {params.plots_dir} --history {input.history} --summary {input.summary} {params.args} > {log} 2>&1"

@@ -1,0 +1,18 @@
+rule predict_fasta:
+    input:
+        unpack(get_predict_input),
+    output:
+        predictions="results/predictions/{name}.{format}",
+    log:
+        "logs/predictions/{name}.{format}.log",
+    conda:
+        "../../envs/seqxent.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=lookup(dpath="resources/gpu", within=config),
+    params:
+        args=get_predict_args,
+    shell:
+        "seqxent predict --model {input.model} --input {input.fasta} --output {output.predictions} --format {wildcards.format} {params.args} > {log} 2>&1"
