@@ -106,8 +106,8 @@ class Alphabet:
         return lut
 
     def clean(self, seq: str) -> str:
-        """Remove whitespace, gap characters and trailing stop symbols; upper-case the rest."""
-        seq = seq.translate(_DROP).upper()
+        """Remove whitespace, gap characters and trailing stop symbols; upper-case the rest (ASCII only)."""
+        seq = seq.translate(_CLEAN)
         return seq.rstrip(self.trailing) if self.trailing else seq
 
     def invalid_characters(self, seq: str) -> list[tuple[int, str]]:
@@ -139,5 +139,6 @@ class Alphabet:
         return cache
 
 
-_DROP = str.maketrans("", "", GAP_CHARS + string.whitespace)
+# ASCII-only upper-casing: str.upper() would turn 'ß' into "SS" and 'ı' into "I", valid codes, silently.
+_CLEAN = str.maketrans(string.ascii_lowercase, string.ascii_uppercase, GAP_CHARS + string.whitespace)
 _LOOKUPS: dict[str, np.ndarray] = {}

@@ -90,13 +90,17 @@ def load_checkpoint(model: Path | str, device: str | torch.device = "cpu") -> Ch
                          f"unexpected {sorted(set(payload) - KEYS)}")
     if payload["version"] != VERSION:
         raise InputError(f"{path}: checkpoint version {payload['version']} is not supported (expected {VERSION})")
-    net = build_model(payload["architecture"], payload["hparams"])
+    try:
+        net = build_model(payload["architecture"], payload["hparams"])
+        alphabet = Alphabet.from_name(payload["alphabet"])
+    except (TypeError, ValueError) as err:  # an unknown hyperparameter or alphabet (a newer or foreign file)
+        raise InputError(f"{path}: checkpoint does not describe a known model: {err}") from err
     try:
         net.load_state_dict(payload["state_dict"], strict=True)
     except RuntimeError as err:
         raise InputError(f"{path}: weights do not match the architecture: {err}") from err
     net.to(device).eval()
-    return Checkpoint(net, payload["task"], Alphabet.from_name(payload["alphabet"]), payload["classes"],
+    return Checkpoint(net, payload["task"], alphabet, payload["classes"],
                       payload["architecture"], payload["hparams"], payload["temperature"], payload["meta"])
 
 

@@ -104,7 +104,7 @@ class Collate:
         target = ex.target[start:stop] if isinstance(ex.target, np.ndarray) else ex.target
         return Example(ex.id, ex.codes[start:stop], target)
 
-    def __call__(self, examples: Sequence[Example]) -> Batch:
+    def __call__(self, examples: Sequence[Example]) -> Batch:  # noqa: D102
         examples = [self._crop(ex) for ex in examples]
         lengths = [len(ex.codes) for ex in examples]
         width = max(lengths)

@@ -71,7 +71,9 @@ class JsonWriter:
             top = pred.probs.argmax(axis=-1)
             labels = [self.classes[i] for i in np.atleast_1d(top)]
             obj["label"] = "".join(labels) if self.task == "residue" else labels[0]
-            obj["probs"] = {c: np.round(pred.probs[..., k], 4).tolist() for k, c in enumerate(self.classes)}
+            # float64 before rounding: a rounded float32 prints as 0.1234000027179718 in JSON.
+            obj["probs"] = {c: np.round(pred.probs[..., k].astype(np.float64), 4).tolist()
+                            for k, c in enumerate(self.classes)}
             obj["status"] = PREDICTED
         out.write(("\n" if self.first else ",\n") + json.dumps(obj))
         self.first = False
@@ -134,7 +136,8 @@ class HorizWriter(_ThreeStateWriter):
         for s in range(0, len(states), self.width):
             e = min(s + self.width, len(states))
             ruler = "".join(f"{n:>10d}" for n in range(s + 10, e + 1, 10))
-            out.write(f"Conf: {conf[s:e]}\nPred: {states[s:e]}\n  AA: {pred.sequence[s:e]}\n      {ruler}\n\n")
+            out.write(f"Conf: {conf[s:e]}\nPred: {states[s:e]}\n")
+            out.write(f"  AA: {pred.sequence[s:e]}\n      {ruler}\n\n")
 
 
 FORMATS = {"tsv": TsvWriter, "ss2": Ss2Writer, "horiz": HorizWriter, "json": JsonWriter}

@@ -112,6 +112,8 @@ def read_table(path: Path | str, required: tuple[str, ...] = (), id_column: str 
             table = pd.read_csv(handle, sep="\t", dtype=str, keep_default_na=False, na_filter=False)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
             raise InputError(f"{path}: not a readable TSV table ({err})") from err
+    if not isinstance(table.index, pd.RangeIndex):  # pandas turns surplus leading fields into an index
+        raise InputError(f"{path}: not a readable TSV table (data rows have more fields than the header)")
     missing = [c for c in (id_column, *required) if c not in table.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {missing}; the table has {list(table.columns)}")
@@ -138,13 +140,17 @@ def atomic_write(path: Path | str, mode: str = "w", gzip_level: int | None = Non
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        if gzip_level is not None:
-            raw = gzip.GzipFile(tmp, "wb", compresslevel=gzip_level, mtime=0)
-            handle = io.TextIOWrapper(raw, encoding="utf-8", newline="") if "b" not in mode else raw
-        else:
-            handle = open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""}))
-        with handle:
-            yield handle
+        with contextlib.ExitStack() as stack:
+            if gzip_level is not None:
+                # filename="": no random temporary name in the gzip header; equal content, equal bytes.
+                fileobj = stack.enter_context(open(tmp, "wb"))
+                raw = gzip.GzipFile(filename="", mode="wb", compresslevel=gzip_level, fileobj=fileobj,
+                                    mtime=0)
+                handle = io.TextIOWrapper(raw, encoding="utf-8", newline="") if "b" not in mode else raw
+            else:
+                handle = open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""}))
+            with handle:
+                yield handle
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -48,7 +48,8 @@ class SequenceCNN(nn.Module):
     def __init__(self, in_channels: int, n_classes: int, channels: int = 64, kernel_size: int = 9,
                  layers: int = 4, dropout: float = 0.2):
         super().__init__()
-        _check_positive(in_channels=in_channels, n_classes=n_classes, channels=channels, layers=layers)
+        _check_positive(in_channels=in_channels, n_classes=n_classes, channels=channels, layers=layers,
+                        kernel_size=kernel_size)
         if kernel_size % 2 != 1:
             raise InputError(f"Expected argument `kernel_size` to be odd, but got {kernel_size}")
         widths = [in_channels] + [channels] * layers
@@ -107,7 +108,7 @@ class ResidueCNN(nn.Module):
                  layers: int = 8, dropout: float = 0.1, dilation_cycle: int = 4):
         super().__init__()
         _check_positive(in_channels=in_channels, n_classes=n_classes, channels=channels, layers=layers,
-                        dilation_cycle=dilation_cycle)
+                        kernel_size=kernel_size, dilation_cycle=dilation_cycle)
         if kernel_size % 2 != 1:
             raise InputError(f"Expected argument `kernel_size` to be odd, but got {kernel_size}")
         self.stem = nn.Conv1d(in_channels, channels, kernel_size, padding=kernel_size // 2)

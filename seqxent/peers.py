@@ -135,7 +135,7 @@ class Peer:
         _check_inputs(train_seqs, train_labels, query_ids, query_seqs)
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix=f"seqxent_{self.name}_") as tmp:
-            folder = Path(workdir) if workdir is not None else Path(tmp)
+            folder = Path(workdir if workdir is not None else tmp).resolve()  # tools run with cwd=folder
             folder.mkdir(parents=True, exist_ok=True)
             screened = self._screen(query_seqs)  # queries the tool cannot take never reach it
             wanted = [i for i in range(len(query_seqs)) if i not in screened]
@@ -210,24 +210,10 @@ class Sintax(Peer):
         ref_ids = [f"r{i};tax=s:{encode_label(y)}" for i, y in enumerate(train_labels)]
         reference = _write_fasta(folder / "reference.fa", ref_ids, train_seqs)
         out = folder / "sintax.tsv"
-        _run(
-            [
-                "vsearch",
-                "--sintax",
-                str(query_fasta),
-                "--db",
-                str(reference),
-                "--tabbedout",
-                str(out),
-                "--sintax_cutoff",
-                str(self.cutoff),
-                "--randseed",
-                str(self.seed),
-                "--threads",
-                str(threads),
-            ],
-            folder,
-        )
+        command = ["vsearch", "--sintax", str(query_fasta), "--db", str(reference), "--tabbedout", str(out),
+                   "--sintax_cutoff", str(self.cutoff), "--randseed", str(self.seed),
+                   "--threads", str(threads)]  # fmt: skip
+        _run(command, folder)
         calls: Calls = {}
         for line in out.read_text().splitlines():
             fields = line.split("\t")
@@ -255,31 +241,14 @@ class BlastTopHit(Peer):
     def _classify(self, folder, train_seqs, train_labels, query_fasta, threads) -> Calls:
         ref_ids = [f"r{i}" for i in range(len(train_seqs))]
         reference = _write_fasta(folder / "reference.fa", ref_ids, train_seqs)
-        _run(
-            ["makeblastdb", "-in", str(reference), "-dbtype", "nucl", "-out", str(folder / "reference")],
-            folder,
-        )
+        database = str(folder / "reference")
+        _run(["makeblastdb", "-in", str(reference), "-dbtype", "nucl", "-out", database], folder)
         out = folder / "blastn.tsv"
-        _run(
-            [
-                "blastn",
-                "-task",
-                self.task,
-                "-query",
-                str(query_fasta),
-                "-db",
-                str(folder / "reference"),
-                "-outfmt",
-                "6 qseqid sseqid pident length evalue bitscore",
-                "-max_target_seqs",
-                str(self.max_target_seqs),
-                "-num_threads",
-                str(threads),
-                "-out",
-                str(out),
-            ],
-            folder,
-        )
+        command = ["blastn", "-task", self.task, "-query", str(query_fasta), "-db", database,
+                   "-outfmt", "6 qseqid sseqid pident length evalue bitscore",
+                   "-max_target_seqs", str(self.max_target_seqs), "-num_threads", str(threads),
+                   "-out", str(out)]  # fmt: skip
+        _run(command, folder)
         best: dict[int, tuple[float, int, float]] = {}  # query -> (bitscore, reference index, pident)
         for line in out.read_text().splitlines():
             qseqid, sseqid, pident, _, _, bitscore = line.split("\t")
@@ -388,15 +357,15 @@ def _run_peer(peer: Peer, train_seqs, train_labels, query_ids, query_seqs, threa
     )
 
 
-# method -> factory(k) returning a baselines model or a Peer; the CLI lists METHODS in --method choices.
+# method -> factory(k, threads) of a baselines model or a Peer (the CLI offers METHODS as choices).
 _METHODS: dict[str, Callable] = {
-    "kmer_logreg": lambda k: baselines.KmerLogisticRegression(k=k or 6),
-    "kmer_knn": lambda k: baselines.KmerNearestNeighbour(k=k or 8),
-    "majority": lambda k: baselines.MajorityClass(),
-    "label_lookup": lambda k: baselines.LabelLookup(),
-    "sintax": lambda k: Sintax(),
-    "blastn": lambda k: BlastTopHit(),
-    "rdp": lambda k: RdpClassifier(),
+    "kmer_logreg": lambda k, threads: baselines.KmerLogisticRegression(k=k or 6, threads=threads),
+    "kmer_knn": lambda k, threads: baselines.KmerNearestNeighbour(k=k or 8),
+    "majority": lambda k, threads: baselines.MajorityClass(),
+    "label_lookup": lambda k, threads: baselines.LabelLookup(),
+    "sintax": lambda k, threads: Sintax(),
+    "blastn": lambda k, threads: BlastTopHit(),
+    "rdp": lambda k, threads: RdpClassifier(),
 }
 METHODS = tuple(_METHODS)
 
@@ -423,7 +392,7 @@ def run_method(
         query_ids: unique query ids (keys of ``MethodResult.skipped``).
         query_seqs: query sequences.
         k: k-mer length for ``kmer_logreg`` (default 6) and ``kmer_knn`` (default 8); ignored otherwise.
-        threads: threads for external tools.
+        threads: threads for external tools and for ``kmer_logreg``'s BLAS.
         workdir: where external tools write their files (a removed temporary directory when ``None``).
         train_keys: for ``label_lookup`` only: the key of each training record (e.g. its species).
         query_keys: for ``label_lookup`` only: the key of each query.
@@ -441,7 +410,7 @@ def run_method(
     """
     if method not in _METHODS:
         raise ValueError(f"Expected argument `method` to be one of {METHODS}, but got {method!r}")
-    model = _METHODS[method](k)
+    model = _METHODS[method](k, threads)
     if isinstance(model, Peer):
         return _run_peer(model, train_seqs, train_labels, query_ids, query_seqs, threads, workdir)
     if method == "label_lookup":

@@ -109,7 +109,7 @@ def _train_epoch(model, examples, collate, cfg, loss_fn, optimizer, rng, device,
         out.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
-        sums["loss"] = sums.get("loss", 0.0) + float(out.total)
+        sums["loss"] = sums.get("loss", 0.0) + float(out.total.detach())
         for key, value in out.parts.items():
             sums[key] = sums.get(key, 0.0) + value
         n_batches += 1

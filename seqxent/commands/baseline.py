@@ -1,10 +1,10 @@
-"""Run a baseline or a peer tool on a prepared data set: train on the train split, score the test split.
+r"""Run a baseline or a peer tool on a prepared data set: train on the train split, score the test split.
 
 Built-in baselines: k-mer multinomial logistic regression (the classic cross-entropy linear model), k-mer
 nearest neighbour, majority class, and a label lookup through another column (e.g. species → most common
 country). Peer tools (when installed): vsearch SINTAX, BLAST top hit, RDP classifier. Example:
 
-  seqxent baseline --dataset results/coi_species/dataset.tsv.gz --method sintax \\
+  seqxent baseline --dataset results/coi_species/dataset.tsv.gz --method sintax \
       --output results/coi_species/baselines/sintax.json
 """
 

@@ -1,9 +1,9 @@
-"""Fit the softmax temperature of a trained model on the validation split (temperature scaling).
+r"""Fit the softmax temperature of a trained model on the validation split (temperature scaling).
 
 The temperature T minimises the validation negative log-likelihood of softmax(logits / T); it is stored in
 the new checkpoint and applied by `seqxent predict` and `seqxent evaluate`. Example:
 
-  seqxent calibrate --model results/ss3/model_raw.pt --dataset results/ss3/dataset.tsv.gz \\
+  seqxent calibrate --model results/ss3/model_raw.pt --dataset results/ss3/dataset.tsv.gz \
       --output results/ss3/model.pt
 """
 

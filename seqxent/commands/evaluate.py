@@ -1,11 +1,11 @@
-"""Evaluate a model on a split of a prepared data set.
+r"""Evaluate a model on a split of a prepared data set.
 
 Writes metrics.json (headline metrics with 95 % bootstrap intervals, per-class scores, confusion matrix,
 calibration before/after temperature scaling, information in bits, baselines side by side, split summary,
 training summary and provenance), per-record predictions, and plots. Example:
 
-  seqxent evaluate --model results/ss3/model.pt --dataset results/ss3/dataset.tsv.gz --split test \\
-      --output results/ss3/metrics.json --predictions results/ss3/test_predictions.tsv.gz \\
+  seqxent evaluate --model results/ss3/model.pt --dataset results/ss3/dataset.tsv.gz --split test \
+      --output results/ss3/metrics.json --predictions results/ss3/test_predictions.tsv.gz \
       --plots-dir results/ss3/plots --history results/ss3/history.tsv
 """
 

@@ -1,10 +1,10 @@
-"""Read a data set (FASTA + label table, or one table), check every record, group and split it.
+r"""Read a data set (FASTA + label table, or one table), check every record, group and split it.
 
 Writes the canonical table (every input record, with its label, group, split and — when excluded — the
 reason) and a JSON summary of the split. Example:
 
-  seqxent prepare --name coi_species --task sequence --alphabet dna \\
-      --fasta data/coi_bold.fasta.gz --labels data/coi_bold.tsv --label-column species --min-per-class 5 \\
+  seqxent prepare --name coi_species --task sequence --alphabet dna \
+      --fasta data/coi_bold.fasta.gz --labels data/coi_bold.tsv --label-column species --min-per-class 5 \
       --output results/coi_species/dataset.tsv.gz --summary results/coi_species/split_summary.json
 """
 

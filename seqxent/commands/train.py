@@ -1,9 +1,9 @@
-"""Train a CNN on the train split of a prepared data set; early-stop on validation cross-entropy.
+r"""Train a CNN on the train split of a prepared data set; early-stop on validation cross-entropy.
 
 Writes the best checkpoint (alphabet, classes, hyperparameters and training config inside) and the
 per-epoch history. Example:
 
-  seqxent train --dataset results/ss3/dataset.tsv.gz --output results/ss3/model_raw.pt \\
+  seqxent train --dataset results/ss3/dataset.tsv.gz --output results/ss3/model_raw.pt \
       --history results/ss3/history.tsv --jsd-lambda 0.1 --epochs 10
 """
 

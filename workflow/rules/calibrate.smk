@@ -8,9 +8,9 @@ rule calibrate_temperature:
         "logs/{dataset}/calibrate_temperature.log",
     conda:
         "../../envs/seqxent.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=30,
     shell:
-        "seqxent calibrate --model {input.model} --dataset {input.dataset} --output {output.model} > {log} 2>&1"
+        "seqxent calibrate --model {input.model} --dataset {input.dataset} --output {output.model} --threads {threads} > {log} 2>&1"

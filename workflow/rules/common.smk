@@ -8,12 +8,13 @@ from snakemake.utils import validate
 validate(config, schema="../schemas/config.schema.yaml")
 
 
-# Baselines implemented in seqxent itself: they need nothing but the package.
-BUILTIN_BASELINES = ["majority", "kmer_logreg", "kmer_knn"]
+# Baselines implemented in seqxent itself: they need nothing but the package. label_lookup (the
+# training-set mapping of a data set's `lookup_column` to the label) is added per data set.
+BUILTIN_BASELINES = ["majority", "kmer_logreg", "kmer_knn", "label_lookup"]
 # Peer tools run as baselines, and the executable each one needs on PATH (RDP runs its jar with java).
 PEER_EXECUTABLES = {"sintax": "vsearch", "blastn": "blastn", "rdp": "java"}
 # Keys of a data set entry that steer the workflow; all other keys are `seqxent prepare` flags.
-WORKFLOW_KEYS = {"activate", "baselines", "train"}
+WORKFLOW_KEYS = {"activate", "baselines", "lookup_column", "train"}
 
 
 wildcard_constraints:
@@ -55,9 +56,18 @@ def get_prepare_input(wildcards):
     return {key: entry[key] for key in ("fasta", "labels", "table") if key in entry}
 
 
+def get_source_files(wildcards):
+    """Source files of a data set as a list (checksummed in metrics.json)."""
+    return list(get_prepare_input(wildcards).values())
+
+
 def get_prepare_args(wildcards):
-    """`seqxent prepare` flags of a data set, sources included."""
-    return to_cli_args(config["datasets"][wildcards.dataset], exclude=WORKFLOW_KEYS)
+    """`seqxent prepare` flags of a data set, sources included; `lookup_column` joins `extra_columns`."""
+    entry = config["datasets"][wildcards.dataset]
+    extra = list(entry["extra_columns"])
+    if entry["lookup_column"] and entry["lookup_column"] not in extra:
+        extra.append(entry["lookup_column"])
+    return to_cli_args({**entry, "extra_columns": extra}, exclude=WORKFLOW_KEYS)
 
 
 def get_train_settings(wildcards):
@@ -91,11 +101,18 @@ def is_tool_available(name):
 
 
 def get_baselines(wildcards):
-    """Baseline methods of a data set: its built-ins, plus available peer tools for DNA sequence tasks."""
+    """Baseline methods of a data set (sequence tasks only: `seqxent baseline` labels whole sequences).
+
+    Its built-ins, label_lookup when it sets `lookup_column`, and available peer tools for DNA.
+    """
     entry = config["datasets"][wildcards.dataset]
+    if entry["task"] != "sequence":
+        return []
     methods = entry["baselines"]
     methods = list(config["baselines"]["methods"] if methods is None else methods)
-    if entry["task"] == "sequence" and entry["alphabet"] == "dna":
+    if entry["lookup_column"]:
+        methods.append("label_lookup")
+    if entry["alphabet"] == "dna":
         methods += [name for name in PEER_EXECUTABLES if is_tool_available(name)]
     return methods
 
@@ -110,16 +127,20 @@ def get_baseline_files(wildcards):
 
 
 def get_baseline_args(wildcards):
-    """`seqxent baseline` flags shared by all methods (k-mer length); threads come from the rule."""
-    return to_cli_args(config["baselines"], exclude={"methods", "threads"})
+    """`seqxent baseline` flags: the k-mer length, and the key column of label_lookup."""
+    settings = {"k": config["baselines"]["k"]}
+    if wildcards.method == "label_lookup":
+        settings["key_column"] = config["datasets"][wildcards.dataset]["lookup_column"]
+    return to_cli_args(settings)
 
 
 def get_evaluate_args(wildcards, input):
-    """`seqxent evaluate` flags: bootstrap and binning settings, the seed, and the baseline results."""
+    """`seqxent evaluate` flags: bootstrap and binning settings, seed, baseline results and source files."""
     settings = {
         **config["evaluate"],
         "seed": config["datasets"][wildcards.dataset]["seed"],
         "baselines": list(input.baselines),
+        "data_files": list(input.sources),
     }
     return to_cli_args(settings)
 
@@ -142,13 +163,19 @@ def get_predictions():
     return entries
 
 
+def get_predict_model(wildcards):
+    """Model of a prediction: a data set name means its calibrated model.pt; else a path or pretrained name."""
+    model = get_predictions()[wildcards.name]["model"]
+    return f"results/{model}/model.pt" if model in config["datasets"] else model
+
+
 def get_predict_input(wildcards):
-    """Model and FASTA of a prediction; a data set name as model means its calibrated model.pt."""
-    entry = get_predictions()[wildcards.name]
-    model = entry["model"]
-    if model in config["datasets"]:
-        model = f"results/{model}/model.pt"
-    return {"model": model, "fasta": entry["input"]}
+    """FASTA of a prediction, and its model when that is a file (not a pretrained model name)."""
+    model = get_predict_model(wildcards)
+    files = {"fasta": get_predictions()[wildcards.name]["input"]}
+    if model.endswith(".pt") or "/" in model:
+        files["model"] = model
+    return files
 
 
 def get_predict_args(wildcards):

@@ -6,7 +6,7 @@ rule run_baseline:
     log:
         "logs/{dataset}/run_baseline/{method}.log",
     conda:
-        # Peer tools (vsearch, blastn, rdp_classifier) next to seqxent.
+        # Peer tools (vsearch, BLAST+, RDP classifier) next to seqxent.
         "../../envs/tools.yaml"
     threads: lookup(dpath="baselines/threads", within=config)
     resources:
@@ -25,6 +25,7 @@ rule evaluate_model:
         history="results/{dataset}/history.tsv",
         summary="results/{dataset}/split_summary.json",
         baselines=get_baseline_files,
+        sources=get_source_files,
     output:
         metrics="results/{dataset}/metrics.json",
         predictions="results/{dataset}/test_predictions.tsv.gz",
@@ -50,7 +51,7 @@ rule evaluate_model:
         "logs/{dataset}/evaluate_model.log",
     conda:
         "../../envs/seqxent.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=4000,
         runtime=60,
@@ -58,4 +59,4 @@ rule evaluate_model:
         plots_dir=subpath(output.confusion, parent=True),
         args=get_evaluate_args,
     shell:
-        "seqxent evaluate --model {input.model} --dataset {input.dataset} --split test --output {output.metrics} --predictions {output.predictions} --plots-dir {params.plots_dir} --history {input.history} --summary {input.summary} {params.args} > {log} 2>&1"
+        "seqxent evaluate --model {input.model} --dataset {input.dataset} --split test --output {output.metrics} --predictions {output.predictions} --plots-dir {params.plots_dir} --history {input.history} --summary {input.summary} {params.args} --threads {threads} > {log} 2>&1"

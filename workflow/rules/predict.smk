@@ -13,6 +13,7 @@ rule predict_fasta:
         runtime=60,
         gpu=lookup(dpath="resources/gpu", within=config),
     params:
+        model=get_predict_model,
         args=get_predict_args,
     shell:
-        "seqxent predict --model {input.model} --input {input.fasta} --output {output.predictions} --format {wildcards.format} {params.args} > {log} 2>&1"
+        "seqxent predict --model {params.model} --input {input.fasta} --output {output.predictions} --format {wildcards.format} {params.args} --threads {threads} > {log} 2>&1"

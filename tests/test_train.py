@@ -1,0 +1,76 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from seqxent.alphabet import Alphabet
+from seqxent.dataset import PreparedData
+from seqxent.errors import InputError
+from seqxent.train import TrainConfig, train_model
+
+RNG = np.random.default_rng(0)
+
+
+def _toy_sequence_data(n=60) -> PreparedData:
+    """Class a: poly-A rich; class b: poly-G rich. Separable in one epoch or two."""
+    rows = []
+    for i in range(n):
+        label = "ab"[i % 2]
+        seq = "".join(RNG.choice(list("AAAC" if label == "a" else "GGGT"), size=30))
+        split = "train" if i < 40 else ("valid" if i < 50 else "test")
+        rows.append({"id": f"r{i}", "sequence": seq, "label": label, "group": i, "split": split, "reason": ""})
+    return PreparedData("toy", "sequence", Alphabet.from_name("dna"), "label", pd.DataFrame(rows))
+
+
+def _toy_residue_data(n=30) -> PreparedData:
+    """H on A/L/E residues, E on V/I/Y, C elsewhere: learnable from the residue alone."""
+    state = {"A": "H", "L": "H", "E": "H", "V": "E", "I": "E", "Y": "E", "G": "C", "P": "C", "S": "C"}
+    rows = []
+    for i in range(n):
+        seq = "".join(RNG.choice(list(state), size=40))
+        split = "train" if i < 20 else ("valid" if i < 25 else "test")
+        rows.append({"id": f"c{i}", "sequence": seq, "label": "".join(state[c] for c in seq), "group": i,
+                     "split": split, "reason": ""})
+    return PreparedData("toy", "residue", Alphabet.from_name("protein"), "ss3", pd.DataFrame(rows))
+
+
+CFG = dict(epochs=6, batch_size=8, channels=8, kernel_size=3, layers=2, dropout=0.0, device="cpu", threads=1,
+           lr=5e-3, patience=6)
+
+
+def test_sequence_model_learns_and_history_columns():
+    ckpt, history = train_model(_toy_sequence_data(), TrainConfig(**CFG))
+    assert list(history.columns[:2]) == ["epoch", "lr"]
+    assert {"train_loss", "train_ce", "valid_ce", "valid_accuracy", "seconds"} <= set(history.columns)
+    assert history["valid_ce"].iloc[-1] < history["valid_ce"].iloc[0]
+    assert ckpt.classes == ["a", "b"] and ckpt.task == "sequence"
+    assert ckpt.meta["best_epoch"] == int(history["valid_ce"].idxmin()) + 1
+
+
+def test_residue_model_with_jsd_penalty_records_it():
+    ckpt, history = train_model(_toy_residue_data(), TrainConfig(**CFG, jsd_lambda=0.5))
+    assert ckpt.classes == ["H", "E", "C"]
+    assert "train_jsd" in history.columns and (history["train_jsd"] >= 0).all()
+    assert history["valid_accuracy"].max() > 0.6
+
+
+def test_same_seed_same_weights():
+    data = _toy_sequence_data()
+    a, _ = train_model(data, TrainConfig(**{**CFG, "epochs": 2}))
+    b, _ = train_model(data, TrainConfig(**{**CFG, "epochs": 2}))
+    for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items(), strict=True):
+        assert torch.equal(x, y), name
+
+
+def test_config_errors():
+    with pytest.raises(InputError, match="`epochs` to be ≥ 1, but got 0"):
+        TrainConfig(epochs=0)
+    with pytest.raises(InputError, match="`dropout` to be in \\[0, 1\\), but got 1.5"):
+        TrainConfig(dropout=1.5)
+
+
+def test_empty_valid_split_is_an_error():
+    data = _toy_sequence_data()
+    data.table["split"] = "train"
+    with pytest.raises(InputError, match="empty split"):
+        train_model(data, TrainConfig(**CFG))
