@@ -1,10 +1,11 @@
 """1D convolutional networks on channels-first one-hot input ``(B, C, L)``; ``forward`` returns logits.
 
-Both networks zero the padded positions after every layer and normalise each position on its own (layer norm
-over channels, no batch norm), so a record's prediction does not depend on what else is in its batch or how
-much padding it got: batched and one-at-a-time predictions agree.
+Both networks zero the padded positions after every layer, and normalise either each position on its own
+(layer norm over channels) or with batch statistics of unpadded positions that are frozen in eval mode
+(:class:`MaskedBatchNorm1d`), so in eval mode a record's prediction does not depend on what else is in its
+batch or how much padding it got: batched and one-at-a-time predictions agree.
 
-- :class:`SequenceCNN` (barcodes → one class): convolution blocks with max pooling, then masked global max and
+- :class:`SequenceCNN` (barcodes → one class): convolution blocks (conv → masked batch norm → ReLU) with max pooling, then masked global max and
   mean pooling → logits ``(B, K)``.
 - :class:`ResidueCNN` (proteins → one class per residue): a stem convolution, residual blocks of dilated
   convolutions (dilation cycling 1, 2, 4, 8, …, so the receptive field grows geometrically with depth), and a
@@ -25,6 +26,28 @@ class ChannelLayerNorm(nn.LayerNorm):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return super().forward(x.transpose(1, 2)).transpose(1, 2)  # (B, C, L) -> (B, L, C) -> (B, C, L)
+
+
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    """Batch norm over the valid positions of a ``(B, C, L)`` tensor only.
+
+    In training, the mean and variance come from unpadded positions, so padding never shifts the statistics;
+    in eval mode the running statistics make it a fixed per-channel affine map, so a record's output does not
+    depend on its batch.
+    """
+
+    def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if not self.training:
+            return super().forward(x)
+        n = m.sum().clamp(min=2.0)
+        mean = (x * m).sum(dim=(0, 2)) / n  # (C,)
+        var = (((x - mean[None, :, None]) * m) ** 2).sum(dim=(0, 2)) / n
+        with torch.no_grad():
+            self.num_batches_tracked += 1
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var * n / (n - 1), self.momentum)
+        x = (x - mean[None, :, None]) / torch.sqrt(var[None, :, None] + self.eps)
+        return x * self.weight[None, :, None] + self.bias[None, :, None]
 
 
 def _check_positive(**kwargs) -> None:
@@ -55,7 +78,7 @@ class SequenceCNN(nn.Module):
         widths = [in_channels] + [channels] * layers
         self.convs = nn.ModuleList(nn.Conv1d(a, b, kernel_size, padding=kernel_size // 2)
                                    for a, b in zip(widths[:-1], widths[1:], strict=True))
-        self.norms = nn.ModuleList(ChannelLayerNorm(channels) for _ in range(layers))
+        self.norms = nn.ModuleList(MaskedBatchNorm1d(channels) for _ in range(layers))
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(2 * channels, n_classes)
 
@@ -63,7 +86,7 @@ class SequenceCNN(nn.Module):
         """Pooled features ``(B, 2·channels)`` of a batch ``x`` ``(B, C, L)`` with ``mask`` ``(B, L)``."""
         m = mask[:, None, :].to(x.dtype)  # (B, 1, L)
         for conv, norm in zip(self.convs, self.norms, strict=True):
-            x = F.relu(norm(conv(x * m))) * m
+            x = F.relu(norm(conv(x * m), m)) * m
             # ceil_mode keeps the last, partial window, so padding never changes a valid position's value.
             x = F.max_pool1d(x, 2, ceil_mode=True)
             m = F.max_pool1d(m, 2, ceil_mode=True)

@@ -121,12 +121,17 @@ def _run_mmseqs(args: list[str]) -> None:
         raise RuntimeError(f"mmseqs {args[0]} failed with exit code {result.returncode}:\n{tail}")
 
 
+# mmseqs' k-mer prefilter cannot index very short sequences (it fails when a database holds no k-mer), and
+# identity over a handful of residues means little: shorter sequences are grouped only when identical.
+MIN_ALIGN_LENGTH = 20
+
+
 def _write_fasta(path: Path, seqs: Sequence[str], prefix: str) -> int:
-    """Write non-empty sequences as ``>{prefix}{index}``; returns how many were written."""
+    """Write sequences of at least MIN_ALIGN_LENGTH as ``>{prefix}{index}``; returns how many were written."""
     n = 0
     with open(path, "w") as handle:
         for i, seq in enumerate(seqs):
-            if seq:
+            if len(seq) >= MIN_ALIGN_LENGTH:
                 handle.write(f">{prefix}{i}\n{seq.upper()}\n")
                 n += 1
     return n
