@@ -8,7 +8,7 @@ BIN      := $(abspath $(VENV))/bin
 # Snakemake's shell rules call `seqxent`: put the venv first on PATH for every workflow command.
 SNAKE    := PATH="$(BIN):$$PATH" $(BIN)/snakemake
 
-.PHONY: install run full dry-run test lint bench report-zip tools clean
+.PHONY: install run full dry-run test lint bench bench-quick bench-1m ablation report-zip tools clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,17 @@ lint: install
 	$(BIN)/snakefmt --check Snakefile workflow
 	$(SNAKE) --lint
 
-bench: install  ## prediction throughput benchmark (prints a table; results/bench/)
+ablation: install  ## loss-variant ablation (config `ablation:`) -> results/ablation/ablation.{tsv,json}, report.html
+	$(SNAKE) --cores $(CORES) ablation
+
+bench: install  ## prediction throughput vs vsearch --sintax and blastn, 10k and 100k sequences (~30 min) -> results/bench/
 	PATH="$(BIN):$$PATH" $(BIN)/python -m seqxent.bench --output results/bench
+
+bench-quick: install  ## the same with 10k sequences only (~5 min) -> results/bench_quick/
+	PATH="$(BIN):$$PATH" $(BIN)/python -m seqxent.bench --quick --output results/bench_quick
+
+bench-1m: install  ## 1M COI barcodes: throughput and flat memory (~20 min) -> results/bench_1m/
+	PATH="$(BIN):$$PATH" $(BIN)/python -m seqxent.bench --tasks coi --sizes 1000000 --output results/bench_1m
 
 report-zip: install  ## Snakemake's own report of the last run
 	$(SNAKE) --cores $(CORES) --report report.zip

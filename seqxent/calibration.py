@@ -7,13 +7,19 @@ kept while over-confident (``T > 1``) or under-confident (``T < 1``) probabiliti
 Residue tasks: flatten channels-first logits ``(B, C, L)`` to ``(B * L, C)`` with
 ``logits.permute(0, 2, 1).reshape(-1, C)`` and targets ``(B, L)`` to ``(B * L,)``; padding positions carry the
 target ``-100`` and are ignored.
+
+:func:`ece_noise_floor` tells how large an ECE sampling noise alone produces on a test split of a given size.
 """
 
 import math
 from collections.abc import Callable
 
+import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
+
+from seqxent.metrics import calibration_error
 
 #: Bounds of the fitted temperature. Below 0.05 or above 20 the fit is dominated by a few items (or says
 #: "the model knows nothing"), and such values are better reported as clamped than extrapolated.
@@ -123,6 +129,46 @@ def temperature_nll(
     _check_temperature(temperature)
     logits, target = _valid_items(logits, target, ignore_index)
     return F.cross_entropy(logits / float(temperature), target).item()
+
+
+def ece_noise_floor(probs: npt.ArrayLike, n_bins: int = 15, n_draws: int = 200, seed: int = 0) -> dict[str, float]:
+    """The ECE that a perfectly calibrated model with these confidences would show, from sampling noise alone.
+
+    Each draw marks every item correct with probability equal to its top-class probability (what "perfectly
+    calibrated" means) and computes the equal-width ECE of :func:`seqxent.metrics.calibration_error`. On a
+    few hundred items this floor is several percent, so an observed ECE below it cannot be told apart from
+    perfect calibration; one above the 95 % quantile is evidence of miscalibration.
+
+    Args:
+        probs: Class probabilities of shape ``(N, C)`` with ``C >= 2``.
+        n_bins: Equal-width confidence bins, as for the observed ECE.
+        n_draws: Simulated data sets.
+        seed: Seed of the simulation.
+
+    Returns:
+        Dict with ``mean`` and ``p95`` (95 % quantile) of the simulated ECE.
+
+    Raises:
+        ValueError: If ``probs`` is not a 2-D array with at least 2 classes and 1 item, or ``n_draws < 1``.
+
+    Example:
+        >>> ece_noise_floor([[1.0, 0.0], [0.0, 1.0]])  # certain and calibrated: no noise
+        {'mean': 0.0, 'p95': 0.0}
+        >>> floor = ece_noise_floor(np.full((100, 2), 0.5), n_bins=1, n_draws=500, seed=1)
+        >>> 0.03 < floor["mean"] < 0.05  # E|Binomial(100, 1/2) / 100 - 1/2| = 0.0398
+        True
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] < 1 or p.shape[1] < 2:
+        raise ValueError(f"Expected argument `probs` to have shape (N, C) with N >= 1, C >= 2, but got {p.shape}")
+    if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 1:
+        raise ValueError(f"Expected argument `n_draws` to be an integer larger than 0, but got {n_draws!r}")
+    rng = np.random.default_rng(seed)
+    top = p.argmax(axis=1)
+    wrong = (top + 1) % p.shape[1]  # any other class: only whether the top class is right matters
+    draws = [calibration_error(p, np.where(rng.random(len(p)) < p.max(axis=1), top, wrong), n_bins)
+             for _ in range(n_draws)]
+    return {"mean": float(np.mean(draws)), "p95": float(np.quantile(draws, 0.95))}
 
 
 def _check_temperature(temperature: float) -> None:

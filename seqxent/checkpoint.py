@@ -10,8 +10,6 @@ incompatible version fails loudly instead of predicting garbage.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -21,6 +19,7 @@ from torch import nn
 
 from seqxent.alphabet import Alphabet
 from seqxent.errors import InputError
+from seqxent.io import atomic_write
 from seqxent.models import build_model
 
 FORMAT = "seqxent-checkpoint"
@@ -60,16 +59,8 @@ def save_checkpoint(ckpt: Checkpoint, path: Path | str) -> None:
     payload = {"format": FORMAT, "version": VERSION, "task": ckpt.task, "alphabet": ckpt.alphabet.name,
                "classes": list(ckpt.classes), "architecture": ckpt.architecture, "hparams": dict(ckpt.hparams),
                "state_dict": state, "temperature": float(ckpt.temperature), "meta": ckpt.meta}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path, "wb") as handle:
+        torch.save(payload, handle)
 
 
 def load_checkpoint(model: Path | str, device: str | torch.device = "cpu") -> Checkpoint:

@@ -19,10 +19,14 @@ COMMANDS = {
     "prepare": "Read, check, group and split a data set into results/<name>/dataset.tsv.gz.",
     "train": "Train a CNN on a prepared data set.",
     "calibrate": "Fit the softmax temperature of a trained model on the validation split.",
+    "ood": "Score held-out (novel) classes against the test split: AUROC, over-classification.",
     "evaluate": "Score a model on a split: metrics.json, predictions and plots.",
     "baseline": "Run a baseline or peer tool on a prepared data set's split.",
     "predict": "Predict classes (or per-residue states) for the records of a FASTA file.",
     "report": "Render a self-contained HTML report from results directories.",
+    "shard": "Write one of N contiguous shards of a FASTA file (for sharded prediction).",
+    "merge": "Merge per-shard prediction files in input order; check every id is there.",
+    "ablation": "Summarise an ablation of loss variants (mean ± sd over seeds) into a TSV and JSON.",
 }
 
 

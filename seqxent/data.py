@@ -2,8 +2,9 @@
 
 Sequences are stored as ``uint8`` code arrays (one byte per position, see :mod:`seqxent.alphabet`); the
 collate function turns a list of them into a channels-first float batch ``x`` of shape ``(B, C, L)``, a
-``mask`` ``(B, L)`` (True at real positions) and targets: ``(B,)`` class indices for sequence tasks, or
-``(B, L)`` per-residue indices padded with ``-100`` (``CrossEntropyLoss``'s default ``ignore_index``).
+``mask`` ``(B, L)`` (True at real positions) and targets: ``(B,)`` class indices for sequence tasks,
+``(B, L)`` per-residue indices padded with ``-100`` (``CrossEntropyLoss``'s default ``ignore_index``), or
+``(B, K)`` float multi-hot vectors for multi-label tasks.
 """
 
 from __future__ import annotations
@@ -16,13 +17,18 @@ import torch
 
 from seqxent.alphabet import Alphabet
 from seqxent.errors import InputError
+from seqxent.multilabel import multi_hot
 
 IGNORE_INDEX = -100
 
 
 @dataclass
 class Example:
-    """One encoded record: ``codes`` (L,) uint8 and ``target`` (int, (L,) int64 array, or None)."""
+    """One encoded record: ``codes`` (L,) uint8 and ``target``.
+
+    ``target`` is a class index (sequence task), an (L,) int64 array (residue task), a (K,) float32 multi-hot
+    array (multilabel task), or None (unlabelled).
+    """
 
     id: str
     codes: np.ndarray
@@ -31,7 +37,7 @@ class Example:
 
 @dataclass
 class Batch:
-    """A padded batch: ``x`` (B, C, L) float, ``mask`` (B, L) bool, ``target`` (B,) or (B, L) long."""
+    """A padded batch: ``x`` (B, C, L) float, ``mask`` (B, L) bool, ``target`` (B,) or (B, L) long, or (B, K) float."""
 
     ids: list[str]
     x: torch.Tensor
@@ -66,6 +72,8 @@ def _encode_target(rid: str, label: str, length: int, index: dict[str, int], tas
     try:
         if task == "sequence":
             return index[label]
+        if task == "multilabel":  # labels unseen in training cannot be predicted: left out of the target
+            return multi_hot(label, index)
         if len(label) != length:
             raise InputError(f"record {rid!r}: {len(label)} residue labels for {length} residues")
         return np.fromiter((index[c] for c in label), dtype=np.int64, count=length)
@@ -101,7 +109,7 @@ class Collate:
         extra = length - self.max_length
         start = int(self.generator.integers(0, extra + 1)) if self.generator is not None else extra // 2
         stop = start + self.max_length
-        target = ex.target[start:stop] if isinstance(ex.target, np.ndarray) else ex.target
+        target = ex.target[start:stop] if _is_per_residue(ex.target) else ex.target
         return Example(ex.id, ex.codes[start:stop], target)
 
     def __call__(self, examples: Sequence[Example]) -> Batch:  # noqa: D102
@@ -121,10 +129,17 @@ class Collate:
             return None
         if not isinstance(examples[0].target, np.ndarray):
             return torch.tensor([ex.target for ex in examples], dtype=torch.long)
+        if not _is_per_residue(examples[0].target):  # multi-hot (K,) -> (B, K)
+            return torch.from_numpy(np.stack([ex.target for ex in examples]).astype(np.float32))
         target = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
         for i, ex in enumerate(examples):
             target[i, : len(ex.target)] = torch.from_numpy(ex.target)
         return target
+
+
+def _is_per_residue(target) -> bool:
+    """Whether a target is per-residue (an integer array), not a class index or a float multi-hot vector."""
+    return isinstance(target, np.ndarray) and target.dtype.kind in "iu"
 
 
 def length_batches(lengths: Sequence[int], batch_size: int, max_tokens: int = 0,

@@ -17,6 +17,7 @@ from seqxent.alphabet import Alphabet
 from seqxent.data import Example, encode_examples
 from seqxent.errors import InputError
 from seqxent.io import atomic_write, open_text
+from seqxent.multilabel import label_counts
 
 HEADER = "#seqxent "
 SPLITS = ("train", "valid", "test")
@@ -41,10 +42,15 @@ class PreparedData:
         return self.table[self.table["split"] == name]
 
     def classes(self) -> list[str]:
-        """Class names seen in the training split, in a fixed order (sorted, or H E C … for residues)."""
+        """Class names seen in the training split, in a fixed order (sorted, or H E C … for residues).
+
+        For multilabel tasks: every label of a training record's label set, sorted.
+        """
         labels = self.split("train")["label"]
         if self.task == "sequence":
             return sorted(set(labels))
+        if self.task == "multilabel":
+            return sorted(label_counts(labels))
         seen = set("".join(labels))
         for order in CANONICAL_ORDERS:
             if seen <= set(order):
@@ -52,10 +58,12 @@ class PreparedData:
         return sorted(seen)
 
     def class_counts(self, classes: list[str]) -> np.ndarray:
-        """Training-split count of each class (residues for residue tasks)."""
+        """Training-split count of each class (residues for residue tasks, records carrying it for multilabel)."""
         labels = self.split("train")["label"]
         if self.task == "sequence":
             counts = labels.value_counts()
+        elif self.task == "multilabel":
+            counts = label_counts(labels)
         else:
             counts = pd.Series(list("".join(labels))).value_counts()
         return np.array([int(counts.get(c, 0)) for c in classes])

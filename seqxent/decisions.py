@@ -167,6 +167,48 @@ def cost_matrix_from_config(
     return cost
 
 
+def decision_summary(
+    probs: npt.ArrayLike, target: npt.ArrayLike, classes: Sequence[str], decisions: Mapping
+) -> dict:
+    """Realised cost of the Bayes action versus the arg-max label, for the ``decisions`` config of a data set.
+
+    Args:
+        probs: Calibrated class probabilities of shape ``(N, K)``.
+        target: True class indices of shape ``(N,)``.
+        classes: The ``K`` class names, in model order.
+        decisions: Mapping with ``cost_matrix`` (rows: called class, columns: true class), or ``fn_cost``
+            and/or ``fp_cost`` (class name -> cost); see :func:`cost_matrix_from_config`.
+
+    Returns:
+        Dict with ``expected_cost_bayes`` and ``expected_cost_argmax`` (mean cost per item), ``cost_saved``
+        (their difference), ``changed_decisions`` (items whose Bayes action differs from the arg-max),
+        ``accuracy_bayes``, ``accuracy_argmax`` and ``n_items``; for two classes also ``positive_class``
+        (the second class) and its ``binary_threshold`` ``t* = C_FP / (C_FP + C_FN)`` (None when both are 0).
+
+    Raises:
+        ValueError: For a bad configuration (as :func:`cost_matrix_from_config`) or bad ``probs``/``target``.
+
+    Example:
+        >>> out = decision_summary([[0.7, 0.3], [0.9, 0.1]], [1, 0], ["neg", "pos"], {"fn_cost": {"pos": 4.5}})
+        >>> out["expected_cost_argmax"], out["expected_cost_bayes"], out["binary_threshold"]
+        (2.5, 0.0, 0.16666666666666666)
+    """
+    cost = cost_matrix_from_config(classes, decisions.get("cost_matrix"), decisions.get("fn_cost"),
+                                   decisions.get("fp_cost"))
+    p = _probs_float64(probs)
+    t = _indices(target, "target", cost.shape[1])
+    bayes, top = bayes_action(p, cost), p.argmax(axis=1)
+    out = {"expected_cost_bayes": expected_cost(bayes, t, cost), "expected_cost_argmax": expected_cost(top, t, cost)}
+    out.update(cost_saved=out["expected_cost_argmax"] - out["expected_cost_bayes"],
+               changed_decisions=int(np.sum(bayes != top)), accuracy_bayes=float(np.mean(bayes == t)),
+               accuracy_argmax=float(np.mean(top == t)), n_items=int(t.size))
+    if len(classes) == 2:
+        c_fp, c_fn = cost[1, 0], cost[0, 1]  # positive = classes[1]: call it when false / miss it when true
+        out.update(positive_class=str(classes[1]),
+                   binary_threshold=binary_threshold(c_fp, c_fn) if c_fp + c_fn > 0 else None)
+    return out
+
+
 def _full_matrix(matrix: Sequence[Sequence[float]], n_classes: int) -> np.ndarray:
     """Validate a full cost matrix from the configuration."""
     try:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from seqxent import metrics, plots
+from seqxent.calibration import ece_noise_floor
 from seqxent.checkpoint import Checkpoint
 from seqxent.dataset import PreparedData
 from seqxent.inference import predict_logits, softmax
@@ -23,7 +24,7 @@ HEADLINE = {"sequence": ("accuracy", "balanced_accuracy", "macro_f1", "log_loss_
 
 @dataclass
 class SplitPredictions:
-    """Flattened logits of one split: ``logits`` (N, K), ``target`` (N,), ``unit`` (N,) record index."""
+    """Flattened logits of one split: ``logits`` (N, K), ``target`` (N,) or multi-hot (N, K), ``unit`` (N,) record."""
 
     rows: pd.DataFrame
     logits: np.ndarray
@@ -37,6 +38,9 @@ def split_predictions(ckpt: Checkpoint, data: PreparedData, split: str, batch_si
     rows = data.split(split)
     examples = data.examples(split, ckpt.classes)
     logits = predict_logits(ckpt.model, examples, ckpt.alphabet, batch_size, device=device)
+    if ckpt.task == "multilabel":  # multi-hot targets (N, K)
+        return SplitPredictions(rows, np.stack(logits), np.stack([ex.target for ex in examples]),
+                                np.arange(len(examples)))
     if ckpt.task == "sequence":
         target = np.array([ex.target for ex in examples], dtype=np.int64)
         return SplitPredictions(rows, np.stack(logits), target, np.arange(len(examples)))
@@ -89,12 +93,57 @@ def evaluate_split(ckpt: Checkpoint, preds: SplitPredictions, n_bins: int = 15, 
         res = metrics.residue_metrics(probs, preds.target, preds.unit, ckpt.classes)
         res.pop("per_class", None)
         result["metrics"].update({k: v for k, v in res.items() if k != "q"})
-        result["information"]["uniform_input_bits_per_symbol"] = float(np.log2(ckpt.alphabet.size))
+    result["information"] = information_view(result["information"], ckpt.task, ckpt.alphabet.size,
+                                             preds.rows["sequence"].str.len().mean())
     result["calibration"] = {
         "temperature": ckpt.temperature, "n_bins": n_bins,
         "before": _calibration(raw, preds.target, n_bins), "after": _calibration(probs, preds.target, n_bins),
+        # The ECE a perfectly calibrated model would show on this many items: read "after" against it.
+        **{f"ece_noise_floor_{k}": v for k, v in ece_noise_floor(probs, n_bins, seed=seed).items()},
+        "bins_before": metrics.reliability_bins(raw, preds.target, n_bins).to_dict(),
         "bins_after": metrics.reliability_bins(probs, preds.target, n_bins).to_dict()}
     return result
+
+
+def information_view(info: dict, task: str, n_symbols: int, mean_length: float) -> dict:
+    """How much the model compresses the labels: cross-entropy next to the label entropy and uniform codes.
+
+    Puts first, per unit (a sequence, or a residue for residue tasks): the model's cross-entropy in bits, the
+    entropy of the label distribution (the best input-blind code), the uniform label code (log2 of the
+    number of classes), the bits saved over the label entropy and the factor of compression, then the
+    uniform code of the input (2 bits per base, log2 20 bits per residue; times the mean length for whole
+    sequences). The other keys of :func:`seqxent.metrics.information_summary` follow (``ce_bits``,
+    ``uniform_bits`` and ``information_gain_bits`` under the names above).
+
+    Args:
+        info: The ``information`` block of :func:`seqxent.metrics.classification_metrics`.
+        task: ``"sequence"`` or ``"residue"``.
+        n_symbols: Size of the input alphabet (4 for DNA, 20 for protein).
+        mean_length: Mean length of the evaluated sequences.
+
+    Returns:
+        A new dict; values that cannot be computed (a missing input, a zero denominator) are None.
+
+    Example:
+        >>> info = {"ce_bits": 0.5, "label_entropy_bits": 2.0, "uniform_bits": 3.0}
+        >>> view = information_view(info, "sequence", 4, 600.0)
+        >>> [view[k] for k in ("cross_entropy_bits_per_sequence", "bits_saved_per_sequence", "compression_factor",
+        ...                    "uniform_input_bits_per_symbol", "uniform_input_bits_per_sequence")]
+        [0.5, 1.5, 4.0, 2.0, 1200.0]
+    """
+    unit = "residue" if task == "residue" else "sequence"
+    ce, entropy = info["ce_bits"], info["label_entropy_bits"]
+    symbol_bits = float(np.log2(n_symbols))
+    known = ce is not None and entropy is not None  # classification_metrics writes nan as None
+    view = {"unit": unit, f"cross_entropy_bits_per_{unit}": ce, "label_entropy_bits": entropy,
+            "uniform_label_code_bits": info["uniform_bits"], f"bits_saved_per_{unit}": entropy - ce if known else None,
+            "label_entropy_explained": 1.0 - ce / entropy if known and entropy else None,
+            "compression_factor": entropy / ce if known and ce else None,
+            "uniform_input_bits_per_symbol": symbol_bits}
+    if unit == "sequence":
+        view.update(mean_length=float(mean_length), uniform_input_bits_per_sequence=float(mean_length) * symbol_bits)
+    renamed = {"ce_bits", "uniform_bits", "information_gain_bits"}  # shown above under clearer names
+    return {**view, **{key: value for key, value in info.items() if key not in view and key not in renamed}}
 
 
 def _calibration(probs: np.ndarray, target: np.ndarray, n_bins: int) -> dict:
@@ -133,6 +182,40 @@ def write_plots(result: dict, history: pd.DataFrame | None, plots_dir: Path) -> 
                                     [nan if v is None else v for v in bins["bin_accuracy"]],
                                     bins["bin_count"], plots_dir / "reliability.png",
                                     ece=result["calibration"]["after"]["ece"])]
+    if "bins_before" in result["calibration"]:  # the same diagram at T = 1, before temperature scaling
+        before = result["calibration"]["bins_before"]
+        paths.append(plots.plot_reliability([nan if v is None else v for v in before["bin_confidence"]],
+                                            [nan if v is None else v for v in before["bin_accuracy"]],
+                                            before["bin_count"], plots_dir / "reliability_before_scaling.png",
+                                            ece=result["calibration"]["before"]["ece"]))
     if history is not None:
         paths.append(plots.plot_learning_curves(history, plots_dir / "learning_curves.png"))
     return paths
+
+
+def minority_recall(per_class: dict, train_counts, classes: list[str], fraction: float = 0.25) -> dict:
+    """Mean recall of the rarest classes: the ``ceil(fraction · K)`` classes with the fewest training items.
+
+    Ties in the training count keep the class order. Classes absent from the evaluated split (recall None)
+    are left out of the mean; None when none is left. For a binary task this is the minority class's recall.
+
+    Args:
+        per_class: ``{class: {"recall": ..., ...}}`` as in ``metrics.json``.
+        train_counts: ``(K,)`` training items per class, in the order of ``classes``.
+        classes: class names.
+        fraction: share of the classes that counts as the minority (0.25: the rarest quartile).
+
+    Returns:
+        ``{"fraction", "classes", "train_counts", "recall"}``.
+
+    Example:
+        >>> per_class = {"a": {"recall": 1.0}, "b": {"recall": 0.5}, "c": {"recall": None}, "d": {"recall": 0.8}}
+        >>> minority_recall(per_class, [50, 3, 2, 40], ["a", "b", "c", "d"], fraction=0.5)["recall"]
+        0.5
+    """
+    counts = np.asarray(train_counts)
+    n_minority = int(np.ceil(fraction * len(classes)))
+    rarest = [classes[i] for i in np.argsort(counts, kind="stable")[:n_minority]]
+    recalls = [per_class[name]["recall"] for name in rarest if per_class[name].get("recall") is not None]
+    return {"fraction": fraction, "classes": rarest, "train_counts": [int(counts[classes.index(c)]) for c in rarest],
+            "recall": float(np.mean(recalls)) if recalls else None}

@@ -15,6 +15,8 @@ from typing import TextIO
 import numpy as np
 
 from seqxent.errors import InputError
+from seqxent.multilabel import THRESHOLD, get_multilabel_writer
+from seqxent.novelty import SCORES, UNASSIGNED
 from seqxent.predict import Prediction
 
 PREDICTED = "predicted"
@@ -27,35 +29,50 @@ def _p(x: float, digits: int = 4) -> str:
 class TsvWriter:
     """Tab-separated: one row per record (sequence models) or per residue (residue models).
 
-    Columns: ``id``, [``pos``, ``aa``,] ``label``, one ``p_<class>`` per class, ``status`` (``predicted`` or
-    ``skipped: <reason>``; a skipped record gets one row with empty fields).
+    Columns: ``id``, [``pos``, ``aa``,] ``label``, one ``p_<class>`` per class, for sequence models the
+    novelty scores ``energy``, ``msp`` and ``nll`` (higher = more likely a class the model does not know), and
+    ``status`` (``predicted`` or ``skipped: <reason>``; a skipped record gets one row with empty fields). The
+    label is ``unassigned`` when the checkpoint's abstain rule fired.
     """
 
     def __init__(self, classes: list[str], task: str):
         self.classes, self.task = classes, task
+        self.scores = list(SCORES) if task == "sequence" else []
 
     def begin(self, out: TextIO) -> None:  # noqa: D102
         lead = ["id", "pos", "aa"] if self.task == "residue" else ["id"]
-        out.write("\t".join(lead + ["label"] + [f"p_{c}" for c in self.classes] + ["status"]) + "\n")
+        probs = [f"p_{c}" for c in self.classes]
+        out.write("\t".join(lead + ["label"] + probs + self.scores + ["status"]) + "\n")
 
     def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
         if pred.probs is None:
-            empty = [""] * (len(self.classes) + (3 if self.task == "residue" else 1))
+            empty = [""] * (len(self.classes) + len(self.scores) + (3 if self.task == "residue" else 1))
             out.write("\t".join([pred.id, *empty, f"skipped: {pred.skipped}"]) + "\n")
             return
         probs = pred.probs[None, :] if self.task == "sequence" else pred.probs  # (K,) -> (1, K)
         top = probs.argmax(axis=1)
-        for i, row in enumerate(probs):
-            lead = [pred.id, str(i + 1), pred.sequence[i]] if self.task == "residue" else [pred.id]
-            cells = lead + [self.classes[top[i]]] + [_p(x) for x in row] + [PREDICTED]
-            out.write("\t".join(cells) + "\n")
+        scores = [_p(pred.novelty[s]) if pred.novelty else "" for s in self.scores]
+        tail = "\t".join([*scores, PREDICTED])
+        labels = [UNASSIGNED] * len(top) if pred.abstained else [self.classes[i] for i in top]
+        n = len(probs)
+        residue = self.task == "residue"
+        lead = zip([pred.id] * n, range(1, n + 1), pred.sequence, strict=True) if residue else [(pred.id,)]
+        # One %-format per row (C-level float formatting): a residue model writes a row per residue.
+        fmt = "\t".join(["%s"] * (3 if residue else 1) + ["%s"] + ["%.4f"] * len(self.classes))
+        fmt += "\t%s\n"
+        out.write("".join(fmt % (*head, label, *row, tail)
+                          for head, label, row in zip(lead, labels, probs.tolist(), strict=True)))
 
     def end(self, out: TextIO) -> None:  # noqa: D102
         pass
 
 
 class JsonWriter:
-    """A JSON array with one object per record: id, label(s), probabilities by class, status."""
+    """A JSON array with one object per record: id, label(s), probabilities by class, status.
+
+    Sequence models add the novelty scores ``energy``, ``msp`` and ``nll`` after the probabilities; the label
+    is ``unassigned`` when the checkpoint's abstain rule fired.
+    """
 
     def __init__(self, classes: list[str], task: str):
         self.classes, self.task, self.first = classes, task, True
@@ -71,9 +88,12 @@ class JsonWriter:
             top = pred.probs.argmax(axis=-1)
             labels = [self.classes[i] for i in np.atleast_1d(top)]
             obj["label"] = "".join(labels) if self.task == "residue" else labels[0]
+            if pred.abstained:
+                obj["label"] = UNASSIGNED
             # float64 before rounding: a rounded float32 prints as 0.1234000027179718 in JSON.
             obj["probs"] = {c: np.round(pred.probs[..., k].astype(np.float64), 4).tolist()
                             for k, c in enumerate(self.classes)}
+            obj.update({name: round(value, 4) for name, value in (pred.novelty or {}).items()})
             obj["status"] = PREDICTED
         out.write(("\n" if self.first else ",\n") + json.dumps(obj))
         self.first = False
@@ -143,12 +163,14 @@ class HorizWriter(_ThreeStateWriter):
 FORMATS = {"tsv": TsvWriter, "ss2": Ss2Writer, "horiz": HorizWriter, "json": JsonWriter}
 
 
-def get_writer(fmt: str, classes: list[str], task: str):
-    """The writer for format ``fmt``.
+def get_writer(fmt: str, classes: list[str], task: str, threshold: float = THRESHOLD):
+    """The writer for format ``fmt``; ``threshold`` is the probability at which multilabel models predict a label.
 
     Raises:
         InputError: for an unknown format, or a PSIPRED format with a model that is not 3-state.
     """
     if fmt not in FORMATS:
         raise InputError(f"Expected argument `format` to be one of {sorted(FORMATS)}, but got {fmt!r}")
+    if task == "multilabel":  # label sets: see seqxent.multilabel
+        return get_multilabel_writer(fmt, classes, threshold)
     return FORMATS[fmt](classes, task)

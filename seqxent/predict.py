@@ -15,9 +15,12 @@ import numpy as np
 
 from seqxent.checkpoint import Checkpoint
 from seqxent.data import Example
+from seqxent.engine import build_engine
 from seqxent.errors import InputError
-from seqxent.inference import predict_logits, softmax
+from seqxent.inference import softmax
 from seqxent.io import FastaRecord, iter_fasta
+from seqxent.multilabel import sigmoid
+from seqxent.novelty import AbstainRule, novelty_scores
 
 
 @dataclass
@@ -27,14 +30,20 @@ class Prediction:
     Attributes:
         id: the record id.
         sequence: the cleaned sequence (upper case, gaps removed).
-        probs: ``(K,)`` class probabilities, ``(L, K)`` per residue, or None when skipped.
+        probs: ``(K,)`` class probabilities, ``(L, K)`` per residue, ``(K,)`` independent label probabilities
+            (multilabel models), or None when skipped.
         skipped: the reason the record was not predicted ("" when it was).
+        novelty: sequence models: the novelty scores (energy, msp, nll; :mod:`seqxent.novelty`) at the
+            temperature of ``probs``; None for residue models and skipped records.
+        abstained: whether the abstain rule of the checkpoint turned the label into ``unassigned``.
     """
 
     id: str
     sequence: str
     probs: np.ndarray | None = None
     skipped: str = ""
+    novelty: dict[str, float] | None = None
+    abstained: bool = False
 
 
 def _chunks(records: Iterable[FastaRecord], size: int) -> Iterator[list[FastaRecord]]:
@@ -47,16 +56,26 @@ def _check(rec: FastaRecord, ckpt: Checkpoint) -> tuple[str, str]:
     seq = ckpt.alphabet.clean(rec.sequence)
     if not seq:
         return seq, "empty sequence"
-    bad = ckpt.alphabet.invalid_characters(seq)
+    bad = [] if _is_valid(seq, ckpt) else ckpt.alphabet.invalid_characters(seq)
     if bad:
         shown = ", ".join(f"{c!r} at position {p + 1}" for p, c in bad[:3])
         return seq, f"invalid {ckpt.alphabet.name} character(s): {shown}"
     return seq, ""
 
 
+def _is_valid(seq: str, ckpt: Checkpoint) -> bool:
+    """Vectorised validity check (``invalid_characters`` loops in Python, so it only runs to name the problem)."""
+    try:
+        ckpt.alphabet.to_codes(seq)
+    except InputError:
+        return False
+    return True
+
+
 def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size: int = 64,
                     max_tokens: int = 0, device="cpu", chunk_size: int = 4096,
-                    calibrated: bool = True) -> Iterator[Prediction]:
+                    calibrated: bool = True, abstain: bool = True,
+                    precision: str = "float32") -> Iterator[Prediction]:
     """Predict every record, yielding :class:`Prediction` objects in input order.
 
     Args:
@@ -67,20 +86,46 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
         device: torch device of the model.
         chunk_size: records read ahead and sorted by length.
         calibrated: divide logits by the checkpoint's temperature (False: raw softmax).
+        abstain: apply the checkpoint's abstain rule (``meta["ood"]``, from ``seqxent calibrate``) to sequence
+            models: a record whose novelty score is above the threshold gets ``abstained = True``. The rule
+            belongs to the calibrated scores, so it is not applied when ``calibrated`` is False.
+        precision: ``"float32"`` or ``"bfloat16"`` (faster on CPUs with AMX/AVX-512 BF16 and on GPUs;
+            probabilities then differ by up to about 1e-2).
     """
     if batch_size < 1 or chunk_size < 1:
         raise InputError(f"Expected `batch_size` and `chunk_size` ≥ 1, but got {batch_size}, {chunk_size}")
     temperature = ckpt.temperature if calibrated else 1.0
-    for chunk in _chunks(records, chunk_size):
-        checked = [_check(rec, ckpt) for rec in chunk]
-        examples = [Example(rec.id, ckpt.alphabet.to_codes(seq))
-                    for rec, (seq, why) in zip(chunk, checked, strict=True) if not why]
-        logits = iter(predict_logits(ckpt.model, examples, ckpt.alphabet, batch_size, max_tokens, device))
+    engine = build_engine(ckpt.model, ckpt.alphabet, device, precision)  # same logits, faster (seqxent.engine)
+    activation = sigmoid if ckpt.task == "multilabel" else softmax  # multilabel: independent label probabilities
+    rule = AbstainRule.from_meta(ckpt.meta) if abstain and calibrated else None
+    prepared = (_prepare(chunk, ckpt) for chunk in _chunks(records, chunk_size))
+    # The engine computes the next chunk in the background while this one is yielded (and written).
+    for (chunk, checked), logits in engine.map_chunks(prepared, batch_size, max_tokens):
+        novelty = iter(_novelty(logits, ckpt.task, temperature))
+        logits = iter(logits)
         for rec, (seq, why) in zip(chunk, checked, strict=True):
             if why:
                 yield Prediction(rec.id, seq, None, why)
-            else:
-                yield Prediction(rec.id, seq, softmax(next(logits), temperature))
+                continue
+            scores = next(novelty)
+            abstained = bool(rule is not None and scores is not None and rule.abstains(scores))
+            yield Prediction(rec.id, seq, activation(next(logits), temperature), novelty=scores, abstained=abstained)
+
+
+def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint) -> tuple[tuple[list, list], list[Example]]:
+    """``((chunk, checks), examples)``: each record's cleaned sequence and skip reason, and the valid ones encoded."""
+    checked = [_check(rec, ckpt) for rec in chunk]
+    examples = [Example(rec.id, ckpt.alphabet.to_codes(seq))
+                for rec, (seq, why) in zip(chunk, checked, strict=True) if not why]
+    return (chunk, checked), examples
+
+
+def _novelty(logits: list[np.ndarray], task: str, temperature: float) -> list[dict[str, float] | None]:
+    """Novelty scores of each record of a chunk (sequence models; None for residue models)."""
+    if task != "sequence" or not logits:
+        return [None] * len(logits)
+    scores = novelty_scores(np.stack(logits), temperature)  # (N, K) -> {name: (N,)}
+    return [{name: float(values[i]) for name, values in scores.items()} for i in range(len(logits))]
 
 
 def predict_fasta(ckpt: Checkpoint, path: Path | str, **kwargs) -> Iterator[Prediction]:

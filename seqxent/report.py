@@ -43,6 +43,8 @@ _LABELS = {
     "f1": "F1", "n_records": "Records", "n_items": "Items", "n_classes": "Classes",
     "label_column": "Label column", "ood": "Out-of-distribution detection", "auroc": "AUROC",
     "aupr": "AUPR", "fpr95": "FPR at 95% TPR", "split_summary": "Data split",
+    "argv": "Command line", "git_dirty": "Uncommitted changes", "data_files": "Data files (SHA-256)",
+    "created": "Run at (UTC)",
 }
 
 
@@ -281,6 +283,8 @@ def _images_part(directory: Path) -> Part | None:
 
 def _read_metrics(directory: Path) -> tuple[dict[str, Any], str]:
     path = directory / "metrics.json"
+    if not path.is_file() and (directory / "ablation.json").is_file():  # `seqxent ablation`, rendered alike
+        path = directory / "ablation.json"
     if not path.is_file():
         return {}, f"No metrics.json in {directory}."
     try:
@@ -316,8 +320,38 @@ def _anchor(name: str, taken: set[str]) -> str:
     return anchor
 
 
+def _with_timings(metrics: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """Put the wall-clock values of ``timings.json`` (kept out of metrics.json) back where the report shows them.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     timings = {"created": "2026-01-01", "training": {"seconds": 4.2},
+        ...                "baselines": {"majority": {"seconds": 0.1}}}
+        ...     _ = (Path(tmp) / "timings.json").write_text(json.dumps(timings))
+        ...     merged = _with_timings({"training": {"epochs_run": 3}, "baselines": {"majority": {}}}, Path(tmp))
+        >>> merged["training"], merged["baselines"], merged["provenance"]
+        ({'epochs_run': 3, 'seconds': 4.2}, {'majority': {'seconds': 0.1}}, {'created': '2026-01-01'})
+    """
+    path = directory / "timings.json"
+    if not metrics or not path.is_file():
+        return metrics
+    timings = json.loads(path.read_text(encoding="utf-8"))
+    merged = dict(metrics)
+    if isinstance(merged.get("training"), Mapping):
+        merged["training"] = {**merged["training"], **timings.get("training", {})}
+    if isinstance(merged.get("baselines"), Mapping):
+        merged["baselines"] = {name: {**entry, **timings.get("baselines", {}).get(name, {})}
+                               if isinstance(entry, Mapping) else entry
+                               for name, entry in merged["baselines"].items()}
+    if timings.get("created"):
+        merged["provenance"] = {**(merged.get("provenance") or {}), "created": timings["created"]}
+    return merged
+
+
 def _section(directory: Path, output: Path, link: bool, taken: set[str]) -> Section:
     metrics, note = _read_metrics(directory)
+    metrics = _with_timings(metrics, directory)
     name = str(metrics.get("dataset") or directory.name)
     target = directory / "report.html"
     href = None

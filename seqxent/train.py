@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,10 +23,20 @@ from seqxent.data import Collate, Example, iterate_batches
 from seqxent.dataset import PreparedData
 from seqxent.errors import InputError
 from seqxent.inference import select_device
-from seqxent.losses import LossConfig, build_loss, masked_cross_entropy
+from seqxent.losses import LossConfig, masked_cross_entropy
 from seqxent.models import build_model, count_parameters
+from seqxent.multilabel import build_multilabel_loss, validate_multilabel
+from seqxent.objective import Objective, build_objective
+from seqxent.resume import TrainingState, capture_rng, fingerprint, load_state, restore_rng, save_state
 
 log = logging.getLogger(__name__)
+
+# Valid ranges of the float settings: name -> (test, interval as shown in the error).
+_RANGES = {"dropout": (lambda v: 0 <= v < 1, "[0, 1)"), "focal_alpha": (lambda v: 0 <= v < 1, "[0, 1)"),
+           "effective_beta": (lambda v: 0 <= v < 1, "[0, 1)"), "pos_weight": (lambda v: 0 <= v < math.inf, "[0, ∞)"),
+           "label_smoothing": (lambda v: 0 <= v < 1, "[0, 1)"), "mixup_alpha": (lambda v: 0 <= v < math.inf, "[0, ∞)"),
+           "distill_alpha": (lambda v: 0 <= v <= 1, "[0, 1]"),
+           "distill_temperature": (lambda v: 0 < v < math.inf, "(0, ∞)")}
 
 
 @dataclass
@@ -44,8 +56,15 @@ class TrainConfig:
     jsd_lambda: float = 0.0
     loss: str = "ce"
     focal_gamma: float = 2.0
+    focal_alpha: float = 0.0
     class_weighting: str = "none"
+    effective_beta: float = 0.999
+    pos_weight: float = 0.0
     label_smoothing: float = 0.0
+    mixup_alpha: float = 0.0
+    teacher: str = ""
+    distill_alpha: float = 0.5
+    distill_temperature: float = 2.0
     max_length: int = 0
     seed: int = 1
     device: str = "auto"
@@ -55,14 +74,16 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "patience", "channels", "layers", "threads"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"Expected argument `{name}` to be ≥ 1, but got {getattr(self, name)}")
-        if not 0 <= self.dropout < 1:
-            raise InputError(f"Expected argument `dropout` to be in [0, 1), but got {self.dropout}")
+        for name, (test, interval) in _RANGES.items():
+            if not test(getattr(self, name)):
+                raise InputError(f"Expected argument `{name}` to be in {interval}, but got {getattr(self, name)}")
         if self.lr <= 0:
             raise InputError(f"Expected argument `lr` to be > 0, but got {self.lr}")
 
     def loss_config(self) -> LossConfig:
-        """The :class:`~seqxent.losses.LossConfig` these settings describe."""
-        return LossConfig(kind=self.loss, gamma=self.focal_gamma, class_weighting=self.class_weighting,
+        """The :class:`~seqxent.losses.LossConfig` these settings describe (``pos_weight`` is applied apart)."""
+        return LossConfig(kind=self.loss, gamma=self.focal_gamma, alpha=self.focal_alpha or None,
+                          class_weighting=self.class_weighting, beta=self.effective_beta,
                           label_smoothing=self.label_smoothing, jsd_lambda=self.jsd_lambda)
 
 
@@ -75,7 +96,7 @@ def seed_everything(seed: int, threads: int) -> None:
 
 def build_network(data: PreparedData, classes: list[str], cfg: TrainConfig) -> tuple[str, dict, torch.nn.Module]:
     """Architecture name, hyperparameters and a freshly initialised network for the task."""
-    kind = "sequence_cnn" if data.task == "sequence" else "residue_cnn"
+    kind = "residue_cnn" if data.task == "residue" else "sequence_cnn"  # multilabel: one logit per label
     hparams = {"in_channels": data.alphabet.size, "n_classes": len(classes), "channels": cfg.channels,
                "kernel_size": cfg.kernel_size, "layers": cfg.layers, "dropout": cfg.dropout}
     return kind, hparams, build_model(kind, hparams)
@@ -96,15 +117,13 @@ def validate(model, examples: list[Example], collate: Collate, batch_size: int, 
     return total / max(count, 1), correct / max(count, 1)
 
 
-def _train_epoch(model, examples, collate, cfg, loss_fn, optimizer, rng, device, epoch) -> dict[str, float]:
+def _train_epoch(model, examples, collate, cfg, objective, optimizer, rng, device, epoch) -> dict[str, float]:
     model.train()
     sums: dict[str, float] = {}
     n_batches = 0
     batches = iterate_batches(examples, collate, cfg.batch_size, cfg.max_tokens, rng)
     for batch in tqdm(batches, desc=f"epoch {epoch}", unit="batch", disable=None, mininterval=5, leave=False):
-        batch = batch.to(device)
-        mask = batch.mask if batch.target.dim() == 2 else None
-        out = loss_fn(model(batch.x, batch.mask), batch.target, mask)
+        out = objective(model, batch.to(device))
         optimizer.zero_grad(set_to_none=True)
         out.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -116,11 +135,36 @@ def _train_epoch(model, examples, collate, cfg, loss_fn, optimizer, rng, device,
     return {f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}
 
 
-def train_model(data: PreparedData, cfg: TrainConfig) -> tuple[Checkpoint, pd.DataFrame]:
+def _restore(state_path, fp, model, optimizer, scheduler, objective, rng) -> TrainingState:
+    """The saved state of this run (loaded into the model, optimizer, scheduler and RNGs), or a fresh one."""
+    saved = load_state(state_path, fp) if state_path else None
+    if saved is None:
+        return TrainingState(fp, 0, {}, {}, {}, {}, math.inf, 0, 0, [])
+    model.load_state_dict(saved.model)
+    optimizer.load_state_dict(saved.optimizer)
+    scheduler.load_state_dict(saved.scheduler)
+    restore_rng(saved.rng, rng)
+    objective.load_state_dict(saved.rng)
+    log.info("resuming from %s after epoch %d", state_path, saved.epoch)
+    return saved
+
+
+def _snapshot(state: TrainingState, state_path, model, optimizer, scheduler, objective, rng) -> None:
+    """Save everything the next epoch depends on (atomically)."""
+    state.model, state.optimizer, state.scheduler = model.state_dict(), optimizer.state_dict(), scheduler.state_dict()
+    state.rng = {**capture_rng(rng), **objective.state_dict()}
+    save_state(state, state_path)
+
+
+def train_model(data: PreparedData, cfg: TrainConfig, state_path: Path | None = None
+                ) -> tuple[Checkpoint, pd.DataFrame]:
     """Train on the ``train`` split, early-stop on ``valid`` cross-entropy, return the best model and history.
 
+    With ``state_path``, the training state is saved there after every epoch, and a state found there that
+    belongs to the same settings and data is resumed (see :mod:`seqxent.resume`).
+
     Raises:
-        InputError: when the train or valid split is empty.
+        InputError: when the train or valid split is empty, or the loss settings do not fit together.
     """
     seed_everything(cfg.seed, cfg.threads)
     device = select_device(cfg.device)
@@ -130,7 +174,10 @@ def train_model(data: PreparedData, cfg: TrainConfig) -> tuple[Checkpoint, pd.Da
         raise InputError(f"data set {data.name!r}: empty split (train {len(train)}, valid {len(valid)})")
     kind, hparams, model = build_network(data, classes, cfg)
     model.to(device)
-    loss_fn = build_loss(cfg.loss_config(), data.class_counts(classes))
+    if data.task == "multilabel":  # sigmoid outputs: the sum of binary cross-entropies
+        objective, validate_fn = Objective(build_multilabel_loss(asdict(cfg)), len(classes)), validate_multilabel
+    else:
+        objective, validate_fn = build_objective(cfg, data, classes, device), validate
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
     rng = np.random.default_rng(cfg.seed)
@@ -138,27 +185,37 @@ def train_model(data: PreparedData, cfg: TrainConfig) -> tuple[Checkpoint, pd.Da
     eval_collate = Collate(data.alphabet)
     log.info("%s: %d train / %d valid records, %d classes, %s with %d parameters on %s", data.name, len(train),
              len(valid), len(classes), kind, count_parameters(model), device)
-    history, best, best_ce, waited, start = [], None, float("inf"), 0, time.perf_counter()
-    for epoch in range(1, cfg.epochs + 1):
+    fp = fingerprint(asdict(cfg), data.table, cfg.teacher) if state_path else ""
+    state = _restore(state_path, fp, model, optimizer, scheduler, objective, rng)
+    resumed_after, history = state.epoch, state.history
+    start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
+    for epoch in range(state.epoch + 1, cfg.epochs + 1):
+        if state.waited >= cfg.patience:  # a resumed run that had already stopped early
+            break
         row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-        row.update(_train_epoch(model, train, train_collate, cfg, loss_fn, optimizer, rng, device, epoch))
-        row["valid_ce"], row["valid_accuracy"] = validate(model, valid, eval_collate, cfg.batch_size, device)
+        row.update(_train_epoch(model, train, train_collate, cfg, objective, optimizer, rng, device, epoch))
+        row["valid_ce"], row["valid_accuracy"] = validate_fn(model, valid, eval_collate, cfg.batch_size, device)
         row["seconds"] = time.perf_counter() - start
         history.append(row)
         scheduler.step()
         log.info("epoch %d: train loss %.4f, valid CE %.4f, valid accuracy %.4f (%.0f s)", epoch,
                  row["train_loss"], row["valid_ce"], row["valid_accuracy"], row["seconds"])
-        if row["valid_ce"] < best_ce - 1e-6:
-            best, best_ce, waited, best_epoch = copy.deepcopy(model.state_dict()), row["valid_ce"], 0, epoch
+        if row["valid_ce"] < state.best_ce - 1e-6:
+            state.best, state.best_ce, state.waited = copy.deepcopy(model.state_dict()), row["valid_ce"], 0
+            state.best_epoch = epoch
         else:
-            waited += 1
-            if waited >= cfg.patience:
-                log.info("early stop: no validation improvement in %d epochs", cfg.patience)
-                break
-    model.load_state_dict(best)
+            state.waited += 1
+        state.epoch = epoch
+        if state_path:
+            _snapshot(state, state_path, model, optimizer, scheduler, objective, rng)
+        if state.waited >= cfg.patience:
+            log.info("early stop: no validation improvement in %d epochs", cfg.patience)
+            break
+    model.load_state_dict(state.best)
     model.eval()
     meta = {"dataset": data.name, "label_column": data.label_column, "train_config": asdict(cfg),
-            "best_epoch": best_epoch, "epochs_run": len(history), "seconds": history[-1]["seconds"],
-            "parameters": count_parameters(model), "best_valid_ce": best_ce}
+            "best_epoch": state.best_epoch, "epochs_run": len(history), "seconds": history[-1]["seconds"],
+            "parameters": count_parameters(model), "best_valid_ce": state.best_ce,
+            "resumed_after_epoch": resumed_after or None, **objective.meta()}
     ckpt = Checkpoint(model.cpu(), data.task, data.alphabet, classes, kind, hparams, 1.0, meta)
     return ckpt, pd.DataFrame(history)

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -9,6 +10,7 @@ from seqxent.calibration import (
     MAX_TEMPERATURE,
     MIN_TEMPERATURE,
     apply_temperature,
+    ece_noise_floor,
     fit_temperature,
     temperature_nll,
 )
@@ -184,3 +186,41 @@ def test_fit_temperature_rejects_invalid_input(logits, target, error, match):
 def test_fit_temperature_rejects_invalid_max_iter(max_iter):
     with pytest.raises(ValueError, match="argument `max_iter`"):
         fit_temperature(torch.zeros(2, 2), torch.tensor([0, 1]), max_iter=max_iter)
+
+
+# --- ece_noise_floor --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "c"), [(20, 0.7), (7, 0.5), (40, 0.9)])
+def test_ece_noise_floor_matches_exact_binomial_expectation(n, c):
+    # One bin and equal confidences: ECE = |K / n - c| with K ~ Binomial(n, c), whose mean is a finite sum.
+    exact = sum(math.comb(n, k) * c**k * (1 - c) ** (n - k) * abs(k / n - c) for k in range(n + 1))
+    probs = np.tile([c, 1 - c], (n, 1)) if c >= 0.5 else np.tile([1 - c, c], (n, 1))
+    floor = ece_noise_floor(probs, n_bins=1, n_draws=4000, seed=2)
+    assert floor["mean"] == pytest.approx(exact, abs=0.006)
+    assert floor["p95"] >= floor["mean"]
+
+
+def test_ece_noise_floor_depends_only_on_confidences_and_is_seeded():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=50)
+    floor = ece_noise_floor(probs, n_bins=10, seed=3)
+    assert floor == ece_noise_floor(probs[:, ::-1], n_bins=10, seed=3)  # class order does not matter
+    assert floor == ece_noise_floor(probs, n_bins=10, seed=3)
+    assert floor != ece_noise_floor(probs, n_bins=10, seed=4)
+
+
+def test_ece_noise_floor_shrinks_with_more_items():
+    small = ece_noise_floor(np.tile([0.8, 0.2], (50, 1)), n_bins=15, seed=0)["mean"]
+    large = ece_noise_floor(np.tile([0.8, 0.2], (5000, 1)), n_bins=15, seed=0)["mean"]
+    assert large < small / 5
+
+
+@pytest.mark.parametrize(("probs", "kwargs", "match"), [
+    (np.ones((3, 1)), {}, "Expected argument `probs`"),
+    (np.ones((0, 2)), {}, "Expected argument `probs`"),
+    (np.full((2, 2), 0.5), {"n_draws": 0}, "Expected argument `n_draws`"),
+])
+def test_ece_noise_floor_rejects(probs, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ece_noise_floor(probs, **kwargs)

@@ -9,6 +9,7 @@ from seqxent.decisions import (
     bayes_action,
     binary_threshold,
     cost_matrix_from_config,
+    decision_summary,
     expected_cost,
 )
 
@@ -185,3 +186,51 @@ def test_cost_matrix_from_config_rejects_invalid_config(kwargs, match):
 def test_cost_matrix_from_config_rejects_invalid_classes(classes):
     with pytest.raises(ValueError, match="argument `classes`"):
         cost_matrix_from_config(classes)
+
+
+# --- decision_summary --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("config", [{"fn_cost": {"c1": 9.5}}, {"fp_cost": {"c0": 3.0, "c2": 0.0}},
+                                    {"cost_matrix": [[0, 1, 5], [2, 0, 1], [1, 8, 0]]}, {}])
+def test_decision_summary_matches_slow_loop(seed, config):
+    rng = np.random.default_rng(seed)
+    probs, target, classes = _random_probs(rng, 60, 3), rng.integers(0, 3, 60), ["c0", "c1", "c2"]
+    cost = cost_matrix_from_config(classes, config.get("cost_matrix"), config.get("fn_cost"), config.get("fp_cost"))
+    bayes = _slow_bayes_action(probs, cost.tolist())
+    top = [int(np.argmax(p)) for p in probs]
+    out = decision_summary(probs, target, classes, config)
+    assert out["expected_cost_bayes"] == pytest.approx(sum(cost[a, t] for a, t in zip(bayes, target, strict=True)) / 60)
+    assert out["expected_cost_argmax"] == pytest.approx(sum(cost[a, t] for a, t in zip(top, target, strict=True)) / 60)
+    assert out["cost_saved"] == pytest.approx(out["expected_cost_argmax"] - out["expected_cost_bayes"])
+    assert out["changed_decisions"] == sum(a != b for a, b in zip(bayes, top, strict=True))
+    assert out["accuracy_bayes"] == pytest.approx(np.mean(np.array(bayes) == target))
+    assert out["accuracy_argmax"] == pytest.approx(np.mean(np.array(top) == target))
+    assert out["n_items"] == 60 and "binary_threshold" not in out
+    if not config:  # the 0-1 cost: the Bayes action is the arg-max
+        assert out["changed_decisions"] == 0 and out["expected_cost_bayes"] == pytest.approx(1 - out["accuracy_argmax"])
+
+
+def test_decision_summary_binary_exact():
+    # C_FN = cost[0, 1] = 0.5 + 4.5 = 5, C_FP = cost[1, 0] = 1: call "pos" from p >= 1/6.
+    probs, target = [[0.7, 0.3], [0.9, 0.1], [0.2, 0.8], [0.85, 0.15]], [1, 0, 1, 0]
+    out = decision_summary(probs, target, ["neg", "pos"], {"fn_cost": {"pos": 4.5}})
+    assert (out["positive_class"], out["binary_threshold"]) == ("pos", pytest.approx(1 / 6))
+    assert out["expected_cost_argmax"] == 5 / 4 and out["expected_cost_bayes"] == 0.0
+    assert out["changed_decisions"] == 1 and out["accuracy_bayes"] == 1.0 and out["accuracy_argmax"] == 0.75
+
+
+def test_decision_summary_binary_threshold_none_without_costs():
+    out = decision_summary([[0.5, 0.5]], [0], ["a", "b"], {"cost_matrix": [[0, 0], [0, 0]]})
+    assert out["binary_threshold"] is None and out["expected_cost_bayes"] == 0.0
+
+
+@pytest.mark.parametrize(("config", "match"), [
+    ({"fn_cost": {"zz": 1.0}}, "unknown"),
+    ({"cost_matrix": [[0, 1], [1, 0]], "fn_cost": {"a": 1.0}}, "but got both"),
+    ({"cost_matrix": [[0, 1], [1, 0]]}, "shape"),
+])
+def test_decision_summary_rejects_bad_config(config, match):
+    with pytest.raises(ValueError, match=match):
+        decision_summary([[0.2, 0.3, 0.5]], [2], ["a", "b", "c"], config)

@@ -89,11 +89,25 @@ def test_tsv_residue_exact():
 
 
 def test_tsv_sequence_exact():
-    preds = [Prediction("r1", "ACGT", np.array([0.25, 0.75])), Prediction("r2", "AXG", None, "invalid")]
+    novelty = {"energy": -1.5, "msp": 0.25, "nll": 0.287682}
+    preds = [Prediction("r1", "ACGT", np.array([0.25, 0.75]), novelty=novelty),
+             Prediction("r2", "AXG", None, "invalid"),
+             Prediction("r3", "ACGG", np.array([0.6, 0.4]), novelty=novelty, abstained=True),
+             Prediction("r4", "ACGG", np.array([0.6, 0.4]))]  # no scores (a hand-made prediction)
     text = _render("tsv", Checkpoint(None, "sequence", None, ["x y", "z"], "", {}), preds)
-    assert text == ("id\tlabel\tp_x y\tp_z\tstatus\n"
-                    "r1\tz\t0.2500\t0.7500\tpredicted\n"
-                    "r2\t\t\t\tskipped: invalid\n")
+    assert text == ("id\tlabel\tp_x y\tp_z\tenergy\tmsp\tnll\tstatus\n"
+                    "r1\tz\t0.2500\t0.7500\t-1.5000\t0.2500\t0.2877\tpredicted\n"
+                    "r2\t\t\t\t\t\t\tskipped: invalid\n"
+                    "r3\tunassigned\t0.6000\t0.4000\t-1.5000\t0.2500\t0.2877\tpredicted\n"
+                    "r4\tx y\t0.6000\t0.4000\t\t\t\tpredicted\n")
+
+
+def test_json_sequence_exact_with_novelty_and_abstention():
+    novelty = {"energy": -1.5, "msp": 0.25, "nll": 0.287682}
+    preds = [Prediction("r1", "ACGT", np.array([0.25, 0.75]), novelty=novelty, abstained=True)]
+    text = _render("json", Checkpoint(None, "sequence", None, ["x", "z"], "", {}), preds)
+    assert json.loads(text) == [{"id": "r1", "label": "unassigned", "probs": {"x": 0.25, "z": 0.75},
+                                 "energy": -1.5, "msp": 0.25, "nll": 0.2877, "status": "predicted"}]
 
 
 def test_tsv_rows_have_header_width():

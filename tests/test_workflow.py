@@ -55,6 +55,18 @@ def test_outputs_per_dataset(tiny_run, dataset):
     assert metrics["provenance"]["data_files"], "data checksums are recorded"
 
 
+def test_novel_class_evaluation_and_decisions(tiny_run):
+    out = tiny_run / "results" / "coi_species"
+    ood = json.loads((out / "ood.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["ood"] == ood and ood["n_novel"] > 0
+    assert ood["novel_classes"] and set(ood["novel_classes"]).isdisjoint(metrics["classes"])
+    assert {"energy T=1", "msp T=5", "nll T=cal"} <= set(ood)
+    assert {"expected_cost_bayes", "expected_cost_argmax"} <= set(metrics["decisions"])
+    assert (out / "plots" / "reliability_before_scaling.png").is_file()
+    assert not (tiny_run / "results" / "ss3" / "ood.json").exists()
+
+
 def test_index_report_links_every_dataset(tiny_run):
     html = (tiny_run / "results" / "report.html").read_text()
     for dataset in ("coi_species", "ss3"):
@@ -88,3 +100,68 @@ def test_snakemake_report_zip(tiny_run):
     proc = _snakemake(tiny_run, "--report", str(tiny_run / "report.zip"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tiny_run / "report.zip").stat().st_size > 0
+
+
+def test_ablation_summary_in_the_index_report(tiny_run):
+    out = tiny_run / "results" / "ablation"
+    table = (out / "ablation.tsv").read_text().splitlines()
+    assert table[0].startswith("variant\tn_runs\tseeds\taccuracy_mean\taccuracy_sd")
+    assert [row.split("\t")[0] for row in table[1:]] == ["ce", "distill"]
+    ablation = json.loads((out / "ablation.json").read_text())
+    assert list(ablation["distillation"]) == ["teacher (ce)", "student (distill)"]
+    assert not list(out.glob("*/seed1/train_state.pt")), "training states are removed after success"
+    html = (tiny_run / "results" / "report.html").read_text()
+    assert "ablation/report.html" in html and "ECE after T" in html
+
+
+def test_rerun_gives_identical_metrics_and_predictions(tiny_run, tmp_path_factory):
+    """A second run of the same config in a fresh directory: metrics.json and predictions byte for byte."""
+    rerun = tmp_path_factory.mktemp("workflow_rerun")
+    (rerun / "data").symlink_to(REPO / "data")
+    targets = [f"results/{d}/{f}" for d in ("coi_species", "ss3") for f in ("metrics.json", "test_predictions.tsv.gz")]
+    proc = _snakemake(rerun, *targets)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    for target in targets:
+        assert (rerun / target).read_bytes() == (tiny_run / target).read_bytes(), target
+    fasta = rerun / "query.fasta"
+    fasta.write_text(">b1\n" + "ACGT" * 100 + "\n>b2\nacgtnnnnacgt\n>p1\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEV\n")
+    for model in ("coi_species", "ss3"):
+        outputs = []
+        for run in (tiny_run, rerun):
+            out = rerun / f"{model}_{run.name}.tsv"
+            cmd = [str(BIN / "seqxent"), "predict", "--model", str(run / "results" / model / "model.pt"),
+                   "--input", str(fasta), "--output", str(out), "--threads", "1"]
+            assert subprocess.run(cmd, env=_env(), capture_output=True, text=True).returncode == 0
+            outputs.append(out.read_bytes())
+        assert outputs[0] == outputs[1], model
+
+
+def test_outputs_have_ordinary_permissions(tiny_run):
+    """Atomic writes (temporary file + rename) must not leave the 0600 of a temporary file on any output."""
+    from seqxent.io import default_file_mode
+
+    modes = {str(p.relative_to(tiny_run)): p.stat().st_mode & 0o777
+             for p in (tiny_run / "results").rglob("*") if p.is_file()}
+    wrong = {name: oct(mode) for name, mode in modes.items() if mode != default_file_mode()}
+    assert not wrong
+    assert not list((tiny_run / "results").rglob(".*.tmp")), "no temporary file left behind"
+
+
+def test_multilabel_dataset_from_a_derived_label_table(tiny_run):
+    derived = (tiny_run / "results" / "derived" / "coi_bold_bin_countries.tsv").read_text().splitlines()
+    assert derived[0].split("\t")[-1] == "bin_countries" and len(derived) == 1 + 1051
+    out = tiny_run / "results" / "coi_bin_countries"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["task"] == "multilabel"
+    assert {"micro_f1", "macro_f1", "subset_accuracy", "hamming_loss"} <= set(metrics["headline"])
+    assert set(metrics["per_class"]) == set(metrics["classes"])
+    assert metrics["calibration"]["shared_by_all_labels"]
+    assert (out / "report.html").is_file()
+    assert set(metrics["baselines"]) == {"majority", "kmer_logreg"}
+    rows = [line.split("\t") for line in (tiny_run / "results" / "predictions" / "barcodes_countries.tsv")
+            .read_text().splitlines()]
+    assert rows[0] == ["id", "label"] + [f"p_{c}" for c in metrics["classes"]] + ["status"]
+    assert [row[0] for row in rows[1:]] == ["ABEE108-17", "BBHEC461-09", "BEECA075-06", "bad_char", "empty"]
+    for row in rows[1:4]:  # threshold 0.3 from the config
+        probs = dict(zip(metrics["classes"], map(float, row[2:-1]), strict=True))
+        assert row[1] == ";".join(c for c, p in probs.items() if p >= 0.3) and row[-1] == "predicted"

@@ -2,7 +2,9 @@ r"""Run a baseline or a peer tool on a prepared data set: train on the train spl
 
 Built-in baselines: k-mer multinomial logistic regression (the classic cross-entropy linear model), k-mer
 nearest neighbour, majority class, and a label lookup through another column (e.g. species → most common
-country). Peer tools (when installed): vsearch SINTAX, BLAST top hit, RDP classifier. Example:
+country). Peer tools (when installed): vsearch SINTAX, BLAST top hit, RDP classifier. Multilabel data sets
+run the built-in baselines on whole label sets as classes (label powerset) and are scored label by label.
+Example:
 
   seqxent baseline --dataset results/coi_species/dataset.tsv.gz --method sintax \
       --output results/coi_species/baselines/sintax.json
@@ -22,6 +24,7 @@ from seqxent import metrics
 from seqxent.dataset import read_dataset
 from seqxent.errors import InputError
 from seqxent.io import atomic_write
+from seqxent.multilabel_evaluate import score_powerset_baseline
 from seqxent.peers import METHODS, run_method
 
 log = logging.getLogger(__name__)
@@ -58,7 +61,7 @@ def score_result(result, truth: list[str]) -> dict:
 def run(args: argparse.Namespace) -> None:
     """Train the method on the train split, predict the chosen split, and write its scores."""
     data = read_dataset(args.dataset)
-    if data.task != "sequence":
+    if data.task not in ("sequence", "multilabel"):
         raise InputError(f"{args.dataset}: baselines are for sequence tasks, but the task is {data.task!r}")
     train, query = data.split("train"), data.split(args.split)
     keys = {}
@@ -69,9 +72,14 @@ def run(args: argparse.Namespace) -> None:
         keys = {"train_keys": train[args.key_column].tolist(), "query_keys": query[args.key_column].tolist()}
     result = run_method(args.method, train["sequence"].tolist(), train["label"].tolist(), query["id"].tolist(),
                         query["sequence"].tolist(), k=args.k, threads=args.threads, **keys)
-    scores = {"method": args.method, "split": args.split, **score_result(result, query["label"].tolist()),
-              "k": args.k, "key_column": args.key_column, "skipped": result.skipped}
-    log.info("%s on %s: accuracy %.4f, macro-F1 %.4f (%.1f s)", args.method, data.name, scores["accuracy"],
-             scores["macro_f1"], scores["seconds"])
+    if data.task == "multilabel":  # label sets as classes (label powerset), scored label by label
+        score = score_powerset_baseline(result, query["label"].tolist(), data.classes())
+    else:
+        score = score_result(result, query["label"].tolist())
+    scores = {"method": args.method, "split": args.split, **score, "k": args.k, "key_column": args.key_column,
+              "skipped": result.skipped}
+    log.info("%s on %s: %s (%.1f s)", args.method, data.name,
+             ", ".join(f"{k} {scores[k]:.4f}" for k in ("accuracy", "subset_accuracy", "macro_f1") if k in scores),
+             scores["seconds"])
     with atomic_write(args.output) as handle:
         json.dump(scores, handle, indent=2, sort_keys=True, default=float)

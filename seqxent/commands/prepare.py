@@ -16,13 +16,15 @@ from pathlib import Path
 
 from seqxent.dataset import write_dataset
 from seqxent.io import atomic_write
-from seqxent.prepare import PrepareConfig, prepare_dataset
+from seqxent.multilabel import SEPARATOR
+from seqxent.prepare import TASKS, PrepareConfig, prepare_dataset
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``seqxent prepare``."""
     parser.add_argument("--name", required=True, help="data set name (used in reports)")
-    parser.add_argument("--task", required=True, choices=["sequence", "residue"])
+    parser.add_argument("--task", required=True, choices=list(TASKS),
+                        help="sequence: one label per record; residue: one per position; multilabel: a label set")
     parser.add_argument("--alphabet", required=True, choices=["dna", "protein"])
     src = parser.add_argument_group("input (either --fasta with --labels, or --table)")
     src.add_argument("--fasta", type=Path, help="FASTA[.gz] of the sequences")
@@ -31,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--id-column", default="id")
     src.add_argument("--sequence-column", default="sequence")
     parser.add_argument("--label-column", required=True, help="column to predict")
+    parser.add_argument("--label-separator", default=SEPARATOR,
+                        help="multilabel: separator of the labels within the label column (default ';')")
     parser.add_argument("--group-column", help="records sharing a value stay on one side (e.g. BOLD bin)")
     parser.add_argument("--min-per-class", type=int, default=1, help="exclude rarer classes (sequence tasks)")
     parser.add_argument("--max-records", type=int, default=0, help="seeded subsample of usable records; 0 = all")
@@ -40,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-invalid", choices=["error", "skip"], default="error",
                         help="invalid records: stop with an error, or exclude them with a reason")
     parser.add_argument("--extra-columns", nargs="*", default=[], help="label-table columns to keep")
+    parser.add_argument("--novel-classes", type=float, default=0.0, metavar="FRACTION",
+                        help="hold out this share of the classes (seeded) as split 'novel' for the novel-class "
+                             "evaluation of `seqxent ood` (sequence tasks; 0 = none)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", type=Path, required=True, help="dataset.tsv.gz to write")
@@ -54,7 +61,8 @@ def run(args: argparse.Namespace) -> None:
                         min_per_class=args.min_per_class, max_records=args.max_records,
                         fractions=tuple(args.fractions), cluster_identity=args.cluster_identity,
                         cluster_coverage=args.cluster_coverage, on_invalid=args.on_invalid,
-                        extra_columns=args.extra_columns, seed=args.seed, threads=args.threads)
+                        extra_columns=args.extra_columns, seed=args.seed, threads=args.threads,
+                        label_separator=args.label_separator, novel_classes=args.novel_classes)
     table, summary = prepare_dataset(cfg)
     meta = {"name": cfg.name, "task": cfg.task, "alphabet": cfg.alphabet, "label_column": cfg.label_column}
     write_dataset(table, args.output, meta)

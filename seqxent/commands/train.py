@@ -1,7 +1,8 @@
 r"""Train a CNN on the train split of a prepared data set; early-stop on validation cross-entropy.
 
 Writes the best checkpoint (alphabet, classes, hyperparameters and training config inside) and the
-per-epoch history. Example:
+per-epoch history. With --state, a killed run started again with the same command resumes after its last
+finished epoch and ends with the same weights as an uninterrupted run. Example:
 
   seqxent train --dataset results/ss3/dataset.tsv.gz --output results/ss3/model_raw.pt \
       --history results/ss3/history.tsv --jsd-lambda 0.1 --epochs 10
@@ -23,7 +24,15 @@ CHOICES = {"device": ["auto", "cpu", "cuda"], "loss": ["ce", "focal"],
 HELP = {"max_tokens": "cap on padded positions per batch (0 = no cap)",
         "max_length": "random crops of this length in training (0 = whole sequences)",
         "jsd_lambda": "weight of the adjacent-residue Jensen-Shannon penalty (0 disables it)",
-        "class_weighting": "class weights of the cross-entropy", "loss": "ce or focal"}
+        "class_weighting": "class weights of the cross-entropy", "loss": "ce or focal",
+        "focal_alpha": "focal alpha of the positive (second) class of a binary task; 0 = no alpha",
+        "effective_beta": "beta of class_weighting effective (effective number of samples)",
+        "pos_weight": "weight of the positive (second) class of a binary task; 0 = none",
+        "label_smoothing": "target mass spread uniformly over the classes",
+        "mixup_alpha": "Beta(alpha, alpha) mixup of inputs and targets (sequence tasks); 0 = off",
+        "teacher": "checkpoint of a teacher to distil from (empty = no distillation)",
+        "distill_alpha": "weight a of the distillation term (1 - a)*CE + a*T^2*KL",
+        "distill_temperature": "temperature T of the distillation term"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", type=Path, required=True, help="dataset.tsv.gz from `seqxent prepare`")
     parser.add_argument("--output", type=Path, required=True, help="checkpoint to write (model_raw.pt)")
     parser.add_argument("--history", type=Path, help="per-epoch history TSV to write")
+    parser.add_argument("--state", type=Path, help="resumable training state, written after every epoch and "
+                        "resumed from when it exists (same settings and data); removed after success")
     for f in fields(TrainConfig):
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
                             choices=CHOICES.get(f.name), help=HELP.get(f.name, f"default {f.default}"))
@@ -39,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     """Train and write the checkpoint and history."""
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-    ckpt, history = train_model(read_dataset(args.dataset), cfg)
+    ckpt, history = train_model(read_dataset(args.dataset), cfg, args.state)
     save_checkpoint(ckpt, args.output)
     if args.history:
         write_table(history, args.history)
+    if args.state:  # finished: a later run with the same settings should train again, not resume
+        args.state.unlink(missing_ok=True)

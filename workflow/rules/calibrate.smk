@@ -12,5 +12,8 @@ rule calibrate_temperature:
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        # Sequence tasks: the novelty score and recall of the abstain threshold stored in model.pt.
+        args=get_calibrate_args,
     shell:
-        "seqxent calibrate --model {input.model} --dataset {input.dataset} --output {output.model} --threads {threads} > {log} 2>&1"
+        "seqxent calibrate --model {input.model} --dataset {input.dataset} --output {output.model} {params.args} --threads {threads} > {log} 2>&1"

@@ -1,4 +1,5 @@
 import functools
+import json
 import shlex
 import shutil
 import sys
@@ -14,7 +15,7 @@ BUILTIN_BASELINES = ["majority", "kmer_logreg", "kmer_knn", "label_lookup"]
 # Peer tools run as baselines, and the executable each one needs on PATH (RDP runs its jar with java).
 PEER_EXECUTABLES = {"sintax": "vsearch", "blastn": "blastn", "rdp": "java"}
 # Keys of a data set entry that steer the workflow; all other keys are `seqxent prepare` flags.
-WORKFLOW_KEYS = {"activate", "baselines", "lookup_column", "train"}
+WORKFLOW_KEYS = {"activate", "baselines", "lookup_column", "train", "decisions"}
 
 
 wildcard_constraints:
@@ -80,6 +81,11 @@ def get_train_args(wildcards):
     return to_cli_args(get_train_settings(wildcards), exclude={"threads"})
 
 
+def get_train_teacher(wildcards):
+    """Teacher checkpoint of a data set's training (`train: teacher`, for distillation), or none."""
+    return get_train_settings(wildcards).get("teacher") or []
+
+
 def get_train_threads(wildcards):
     """Threads of a data set's training job."""
     return get_train_settings(wildcards)["threads"]
@@ -101,18 +107,19 @@ def is_tool_available(name):
 
 
 def get_baselines(wildcards):
-    """Baseline methods of a data set (sequence tasks only: `seqxent baseline` labels whole sequences).
+    """Baseline methods of a data set (not residue tasks: `seqxent baseline` labels whole sequences).
 
-    Its built-ins, label_lookup when it sets `lookup_column`, and available peer tools for DNA.
+    Its built-ins, label_lookup when it sets `lookup_column`, and available peer tools for DNA sequence
+    tasks (multilabel tasks run the built-ins on label sets; the peers' taxonomy formats cannot hold them).
     """
     entry = config["datasets"][wildcards.dataset]
-    if entry["task"] != "sequence":
+    if entry["task"] == "residue":
         return []
     methods = entry["baselines"]
     methods = list(config["baselines"]["methods"] if methods is None else methods)
     if entry["lookup_column"]:
         methods.append("label_lookup")
-    if entry["alphabet"] == "dna":
+    if entry["alphabet"] == "dna" and entry["task"] == "sequence":
         methods += [name for name in PEER_EXECUTABLES if is_tool_available(name)]
     return methods
 
@@ -135,14 +142,44 @@ def get_baseline_args(wildcards):
 
 
 def get_evaluate_args(wildcards, input):
-    """`seqxent evaluate` flags: bootstrap and binning settings, seed, baseline results and source files."""
+    """`seqxent evaluate` flags: bootstrap and binning settings, seed, baselines, source files, ood.json.
+
+    A data set's `decisions` costs are passed on as one JSON object.
+    """
+    decisions = config["datasets"][wildcards.dataset]["decisions"]
     settings = {
         **config["evaluate"],
         "seed": config["datasets"][wildcards.dataset]["seed"],
         "baselines": list(input.baselines),
         "data_files": list(input.sources),
+        "ood": list(input.ood),
+        "decisions": json.dumps(decisions, sort_keys=True) if decisions else None,
     }
     return to_cli_args(settings)
+
+
+def get_calibrate_args(wildcards):
+    """`seqxent calibrate` flags: novelty score and target recall of the abstain threshold (config `ood`)."""
+    return to_cli_args(
+        {"ood_score": config["ood"]["score"], "ood_recall": config["ood"]["recall"]}
+    )
+
+
+def is_ood_activated(dataset):
+    """Whether a data set holds classes out of training (`novel_classes` > 0) for `seqxent ood`."""
+    return config["datasets"][dataset]["novel_classes"] > 0
+
+
+def get_ood_files(wildcards):
+    """The novel-class results of a data set (results/NAME/ood.json), or none when it holds none out."""
+    if is_ood_activated(wildcards.dataset):
+        return [f"results/{wildcards.dataset}/ood.json"]
+    return []
+
+
+def get_ood_args(wildcards):
+    """`seqxent ood` flags: the temperatures to score at (`ood.temperatures`)."""
+    return to_cli_args({"temperatures": config["ood"]["temperatures"]})
 
 
 def get_report_args(wildcards):
@@ -179,10 +216,51 @@ def get_predict_input(wildcards):
 
 
 def get_predict_args(wildcards):
-    """`seqxent predict` flags of a prediction (batch size, and the training device)."""
+    """`seqxent predict` flags of a prediction (batch size, training device, multilabel threshold)."""
     entry = get_predictions()[wildcards.name]
     return to_cli_args(
-        {"batch_size": entry["batch_size"], "device": config["train"]["device"]}
+        {
+            "batch_size": entry["batch_size"],
+            "device": config["train"]["device"],
+            "threshold": entry["threshold"],
+            "precision": entry["precision"],
+        }
+    )
+
+
+def get_prediction_names(sharded):
+    """Regex of the `predict:` names run in shards (`shards` > 1; sharded=True) or as one job (False).
+
+    Rules take it as a wildcard constraint, so exactly one rule makes results/predictions/NAME.FORMAT.
+    """
+    names = [n for n, e in get_predictions().items() if (e["shards"] > 1) == sharded]
+    return "|".join(names) or "(?!)"  # (?!) matches nothing
+
+
+def get_predict_fasta(wildcards):
+    """The input FASTA of a prediction (the whole file, before sharding)."""
+    return get_predictions()[wildcards.name]["input"]
+
+
+def get_predict_shards(wildcards):
+    """Number of shards of a prediction (`shards`)."""
+    return get_predictions()[wildcards.name]["shards"]
+
+
+def get_predict_shard_input(wildcards):
+    """One shard's FASTA (made by shard_fasta) and the model file of its prediction."""
+    files = get_predict_input(wildcards)
+    files["fasta"] = f"results/predictions/{wildcards.name}/shards/{wildcards.shard}.fasta"
+    return files
+
+
+def get_shard_predictions(wildcards):
+    """Per-shard prediction files of a sharded prediction, in shard (= input) order."""
+    return expand(
+        "results/predictions/{name}/shards/{shard}.{format}",
+        name=wildcards.name,
+        shard=range(get_predict_shards(wildcards)),
+        format=wildcards.format,
     )
 
 
@@ -196,4 +274,6 @@ def get_final_output():
         f"results/predictions/{name}.{e['format']}"
         for name, e in get_predictions().items()
     ]
+    if is_activated("ablation"):
+        outputs.append("results/ablation/report.html")
     return outputs

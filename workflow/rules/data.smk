@@ -17,3 +17,26 @@ rule prepare_dataset:
         args=get_prepare_args,
     shell:
         "seqxent prepare --name {wildcards.dataset} {params.args} --threads {threads} --output {output.dataset} --summary {output.summary} > {log} 2>&1"
+
+
+rule derive_bin_countries:
+    input:
+        table="data/coi_bold.tsv",
+    output:
+        # Read by the multilabel data set coi_bin_countries (config.yaml) as its `labels` table.
+        table="results/derived/coi_bold_bin_countries.tsv",
+    log:
+        "logs/derived/coi_bold_bin_countries.log",
+    conda:
+        "../../envs/seqxent.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        # Each record gets the countries of all records of its BOLD BIN, joined by ';'.
+        group_column="bin",
+        value_column="country",
+        output_column="bin_countries",
+    script:
+        "../scripts/group_union_labels.py"

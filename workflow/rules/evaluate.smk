@@ -26,8 +26,12 @@ rule evaluate_model:
         summary="results/{dataset}/split_summary.json",
         baselines=get_baseline_files,
         sources=get_source_files,
+        # Novel-class results, for data sets with `novel_classes` > 0.
+        ood=get_ood_files,
     output:
         metrics="results/{dataset}/metrics.json",
+        # Wall-clock values (training and baseline seconds, time of the run): metrics.json stays identical on a rerun.
+        timings="results/{dataset}/timings.json",
         predictions="results/{dataset}/test_predictions.tsv.gz",
         confusion=report(
             "results/{dataset}/plots/confusion.png",
@@ -59,4 +63,4 @@ rule evaluate_model:
         plots_dir=subpath(output.confusion, parent=True),
         args=get_evaluate_args,
     shell:
-        "seqxent evaluate --model {input.model} --dataset {input.dataset} --split test --output {output.metrics} --predictions {output.predictions} --plots-dir {params.plots_dir} --history {input.history} --summary {input.summary} {params.args} --threads {threads} > {log} 2>&1"
+        "seqxent evaluate --model {input.model} --dataset {input.dataset} --split test --output {output.metrics} --timings {output.timings} --predictions {output.predictions} --plots-dir {params.plots_dir} --history {input.history} --summary {input.summary} {params.args} --threads {threads} > {log} 2>&1"

@@ -5,6 +5,7 @@ localrules:
 rule render_dataset_report:
     input:
         metrics="results/{dataset}/metrics.json",
+        timings="results/{dataset}/timings.json",
         history="results/{dataset}/history.tsv",
         summary="results/{dataset}/split_summary.json",
         plots=expand(
@@ -54,6 +55,7 @@ rule dump_config:
 rule render_report:
     input:
         reports=expand("results/{dataset}/report.html", dataset=get_datasets()),
+        ablation=get_ablation_report(),
         config="results/config.yaml",
     output:
         html="results/report.html",
@@ -66,7 +68,8 @@ rule render_report:
         mem_mb=2000,
         runtime=15,
     params:
-        directories=expand("results/{dataset}", dataset=get_datasets()),
+        directories=expand("results/{dataset}", dataset=get_datasets())
+        + (["results/ablation"] if is_activated("ablation") else []),
         args=get_report_args,
     shell:
         "seqxent report {params.directories} --config {input.config} --output {output.html} {params.args} > {log} 2>&1"

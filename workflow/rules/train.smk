@@ -1,6 +1,7 @@
 rule train_model:
     input:
         dataset="results/{dataset}/dataset.tsv.gz",
+        teacher=get_train_teacher,
     output:
         model="results/{dataset}/model_raw.pt",
         history="results/{dataset}/history.tsv",
@@ -15,5 +16,8 @@ rule train_model:
         gpu=lookup(dpath="resources/gpu", within=config),
     params:
         args=get_train_args,
+        # Resumable training state: a killed job resumes after its last finished epoch when rerun. Not an
+        # output (snakemake deletes the outputs of a failed job); seqxent removes it after success.
+        state="results/{dataset}/train_state.pt",
     shell:
-        "seqxent train --dataset {input.dataset} --output {output.model} --history {output.history} {params.args} --threads {threads} > {log} 2>&1"
+        "seqxent train --dataset {input.dataset} --output {output.model} --history {output.history} --state {params.state} {params.args} --threads {threads} > {log} 2>&1"

@@ -21,6 +21,9 @@ output = snakemake.output.config  # noqa: F821
 settings = to_plain(snakemake.params.settings)  # noqa: F821
 # Write next to the target, then rename: a reader never sees a half-written file.
 handle, tmp = tempfile.mkstemp(dir=os.path.dirname(output) or ".", suffix=".tmp")
+umask = os.umask(0o022)
+os.umask(umask)
+os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the output gets an ordinary file's permissions
 with os.fdopen(handle, "w") as stream:
     stream.write("# Configuration of this run, as validated by the workflow (defaults filled in).\n")
     yaml.safe_dump(settings, stream, sort_keys=False, default_flow_style=False)

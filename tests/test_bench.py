@@ -1,0 +1,82 @@
+"""Smoke tests of the benchmark code (seqxent.bench, seqxent.bench_report) on tiny inputs; not the benchmark."""
+
+import math
+import shutil
+
+import pandas as pd
+import pytest
+
+from seqxent.bench import DATA, TASKS, Row, load_reference, main, measure, simulate_queries
+from seqxent.bench_report import markdown_table, target_lines
+from seqxent.io import read_fasta, read_table
+
+
+def test_simulate_queries_mutates_at_the_rate(tmp_path):
+    path = tmp_path / "q.fasta"
+    assert simulate_queries(["A" * 1000], 20, "C", path, rate=0.1, seed=3) == 20_000
+    records = read_fasta(path)
+    assert [r.id for r in records] == [f"q{i}" for i in range(20)]
+    changed = sum(r.sequence.count("C") for r in records) / 20_000
+    assert 0.08 < changed < 0.12  # binomial(20000, 0.1): sd 0.002
+    assert len({r.sequence for r in records}) == 20  # no two queries are the same copy
+
+
+def test_load_reference_of_the_bundled_barcodes():
+    seqs, labels = load_reference(TASKS["coi"])
+    table = read_table(DATA / "coi_bold.tsv")
+    species = dict(zip(table["id"], table["species"], strict=True))
+    want = [(r.sequence.upper().replace("-", ""), species[r.id]) for r in read_fasta(DATA / "coi_bold.fasta.gz")
+            if species.get(r.id)]
+    assert list(zip(seqs, labels, strict=True)) == want
+    assert all(set(s) <= set("ACGTRYSWKMBDHVN") for s in seqs)
+
+
+def test_measure_reports_exit_status_and_memory(tmp_path):
+    ok = measure(["python3", "-c", "x = bytearray(200 * 1024 * 1024)"], tmp_path / "log")
+    assert ok["returncode"] == 0 and 200 < ok["peak_rss_mb"] < 400 and ok["seconds"] > 0
+    assert measure(["python3", "-c", "raise SystemExit(3)"], tmp_path / "log")["returncode"] == 3
+
+
+def _row(task, tool, n, seconds, precision="float32", residues=None, rss=100.0, steady=None):
+    row = Row(task, tool, precision, n, residues or n * 100, 2, seconds=seconds, peak_rss_mb=rss)
+    row.seq_per_s, row.res_per_s = n / seconds, row.n_residues / seconds
+    row.steady_seq_per_s = steady if steady is not None else row.seq_per_s
+    return row.__dict__
+
+
+def test_target_lines_compare_with_sintax_and_the_residue_target():
+    table = pd.DataFrame([
+        _row("coi", "seqxent", 1000, 1.0, steady=2000.0), _row("coi", "sintax", 1000, 20.0),
+        _row("ss3", "seqxent", 100, 0.5, residues=40_000), _row("coi", "seqxent", 1_000_000, 900.0, rss=700.0),
+    ])
+    lines = target_lines(table)
+    assert lines[1] == ("  - coi, 1,000 sequences, float32: 1,000 vs 50 seq/s = 20.00× "
+                        "(start-up excluded: 40.00×) — met")
+    assert lines[3] == ("  - 100 proteins (40,000 residues), float32, 2 threads: 80,000 residues/s "
+                        "(start-up excluded: 80,000) — NOT met")
+    assert lines[5] == "  - coi, 1,000,000 sequences, float32: 700 MB — met"
+    assert "| coi | sintax | float32 | 1,000 | 100,000 | 20.0 | 50 |" in markdown_table(table)
+
+
+def test_rows_that_did_not_run_print_dashes():
+    row = Row("16s", "blastn", "-", 10, 100, 2, status="not run: blastn not installed").__dict__
+    text = markdown_table(pd.DataFrame([row]))
+    dashes = " | ".join(["–"] * 6)
+    assert text.splitlines()[-1] == f"| 16s | blastn | - | 10 | 100 | {dashes} | not run: blastn not installed |"
+    assert math.isnan(row["seconds"])
+
+
+@pytest.mark.slow
+def test_bench_end_to_end_on_tiny_inputs(tmp_path, capsys):
+    assert main(["--output", str(tmp_path), "--sizes", "30", "--tasks", "coi", "ss3", "--peer-max", "30"]) == 0
+    table = pd.read_csv(tmp_path / "bench.tsv", sep="\t", keep_default_na=False)
+    ours = table[table["tool"] == "seqxent"]
+    assert list(ours["task"]) == ["coi", "coi", "ss3", "ss3"] and set(ours["status"]) == {"ok"}
+    assert (ours["n_sequences"] == 30).all() and (ours["peak_rss_mb"] > 50).all()
+    assert "vs float32: max |Δp|" in ours["note"].iloc[1]
+    peers = table[table["tool"] != "seqxent"].set_index("tool")["status"]
+    for tool, exe in (("sintax", "vsearch"), ("blastn", "blastn")):
+        assert peers[tool] == ("ok" if shutil.which(exe) else f"not run: {exe} not installed")
+    assert (tmp_path / "bench.png").stat().st_size > 0 and (tmp_path / "bench.json").is_file()
+    assert "## Targets" in (tmp_path / "bench.md").read_text() and "## Targets" in capsys.readouterr().out
+    assert not list(tmp_path.glob("work-*"))  # the queries and outputs are removed
