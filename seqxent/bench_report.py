@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 from seqxent.io import atomic_write, write_table
 
 COLUMNS = ["task", "tool", "precision", "n_sequences", "n_residues", "threads", "seconds", "seq_per_s",
-           "res_per_s", "steady_seq_per_s", "peak_rss_mb", "cpu_seconds", "setup_seconds", "status", "note"]
+           "res_per_s", "steady_seq_per_s", "peak_rss_mb", "cpu_seconds", "setup_seconds", "repeats", "status",
+           "note"]
 SINTAX_FACTOR = 10  # barcode target: seqxent >= 10x the sequences/s of vsearch --sintax
 RESIDUE_TARGET = 100_000  # residues/s on 2 cores
 RSS_TARGET_MB = 1024  # peak RSS for 1M sequences
@@ -124,7 +125,7 @@ def plot_bench(table: pd.DataFrame, path: Path) -> None:
 
 def write_report(rows: list[dict], folder: Path, meta: dict) -> str:
     """Write bench.tsv, bench.json, bench.md and bench.png into ``folder``; return the markdown."""
-    table = pd.DataFrame(rows, columns=[*COLUMNS, "extra"])[COLUMNS]
+    table = pd.DataFrame(rows, columns=COLUMNS)
     write_table(table, folder / "bench.tsv")
     with atomic_write(folder / "bench.json") as handle:
         json.dump({"machine": meta, "rows": table.to_dict(orient="records")}, handle, indent=2, default=str)
@@ -133,7 +134,8 @@ def write_report(rows: list[dict], folder: Path, meta: dict) -> str:
     text = "\n".join([
         "# seqxent prediction benchmark", "",
         f"Machine: {meta.get('cpu')}, {meta.get('cores')} cores; load average at start {load} "
-        f"(other processes compete for the cores: wall-clock rates are lower bounds). {versions}.", "",
+        f"(other processes compete for the cores: wall-clock rates are lower bounds). {versions}. Each time is the "
+        f"fastest of {int(table['repeats'].max()) if len(table) else 1} run(s).", "",
         markdown_table(table), "", "## Targets", "", *target_lines(table), "",
         "Notes:", "",
         *sorted({f"- {r['task']} {r['tool']} {r['precision']}: {r['note']}" for r in rows if r["note"]}),

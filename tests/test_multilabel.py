@@ -341,6 +341,10 @@ def test_cli_prepare_train_calibrate_evaluate_predict(tmp_path):
     assert main(["-q", "evaluate", "--model", str(d / "model.pt"), "--dataset", str(d / "dataset.tsv.gz"),
                  "--output", str(d / "metrics.json"), "--predictions", str(d / "pred.tsv.gz"), "--plots-dir",
                  str(d / "plots"), "--history", str(d / "history.tsv"), "--bootstrap", "10", "--threads", "1"]) == 0
+    assert main(["-q", "baseline", "--dataset", str(d / "dataset.tsv.gz"), "--method", "kmer_knn", "--k", "4",
+                 "--output", str(d / "knn.json")]) == 0
+    knn = json.loads((d / "knn.json").read_text())
+    assert {"micro_f1", "macro_f1", "subset_accuracy", "hamming_loss", "log_loss_bits"} <= set(knn)
     metrics = json.loads((d / "metrics.json").read_text())
     assert metrics["task"] == "multilabel" and metrics["classes"] == ["a", "b", "c"]
     assert set(metrics["per_class"]["a"]) >= {"precision", "recall", "f1", "auroc", "average_precision", "brier",

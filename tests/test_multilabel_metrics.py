@@ -11,7 +11,12 @@ from seqxent import multilabel_metrics as mm
 from seqxent.alphabet import Alphabet
 from seqxent.checkpoint import Checkpoint
 from seqxent.evaluate import SplitPredictions
-from seqxent.multilabel_evaluate import evaluate_multilabel, multilabel_prediction_table, unseen_labels
+from seqxent.multilabel_evaluate import (
+    evaluate_multilabel,
+    multilabel_prediction_table,
+    score_powerset_baseline,
+    unseen_labels,
+)
 
 
 def _sample(seed: int, n: int = 60, k: int = 4, ties: bool = False):
@@ -214,3 +219,27 @@ def test_plots_are_written_and_deterministic(tmp_path):
                                        "learning_curves.png"]
     again = plot_label_cooccurrence(result["confusion"]["matrix"], [2, 1, 2], ["a", "b", "c"], tmp_path / "c.png")
     assert again.read_bytes() == paths[0].read_bytes() and again.read_bytes().startswith(b"\x89PNG")
+
+
+def test_powerset_baseline_scores():
+    from types import SimpleNamespace
+
+    truth = ["a;b", "b", "c", "a;x"]
+    classes = ["a", "b", "c"]
+    # labels only (a peer tool): the predicted sets, a skipped query predicts nothing
+    labels_only = SimpleNamespace(classes=["a", "a;b", "b"], probs=None, labels=["a;b", "a", None, "a"],
+                                  seconds=1.0)
+    out = score_powerset_baseline(labels_only, truth, classes)
+    preds = np.array([[1, 1, 0], [1, 0, 0], [0, 0, 0], [1, 0, 0]])
+    target = np.array([[1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]])  # x is not a model label
+    assert out["subset_accuracy"] == skm.accuracy_score(target, preds) == 0.5
+    assert out["hamming_loss"] == pytest.approx(skm.hamming_loss(target, preds))
+    assert out["micro_f1"] == pytest.approx(skm.f1_score(target, preds, average="micro"))
+    assert out["n_unassigned"] == 1 and "log_loss_bits" not in out
+    # probabilities over label sets: a label's probability sums the sets that hold it
+    with_probs = SimpleNamespace(classes=["a", "a;b", "b"], probs=np.array([[0.2, 0.5, 0.3]] * 4),
+                                 labels=["a;b"] * 4, seconds=1.0)
+    out = score_powerset_baseline(with_probs, truth, classes)
+    marginal = np.array([[0.7, 0.8, 0.0]] * 4)
+    assert out["brier"] == pytest.approx(np.mean((marginal - target) ** 2))
+    assert out["log_loss_bits"] == pytest.approx(mm.binary_log_loss(marginal, target, 2))

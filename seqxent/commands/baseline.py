@@ -3,8 +3,7 @@ r"""Run a baseline or a peer tool on a prepared data set: train on the train spl
 Built-in baselines: k-mer multinomial logistic regression (the classic cross-entropy linear model), k-mer
 nearest neighbour, majority class, and a label lookup through another column (e.g. species → most common
 country). Peer tools (when installed): vsearch SINTAX, BLAST top hit, RDP classifier. Multilabel data sets
-run the built-in baselines on whole label sets as classes (label powerset) and are scored label by label.
-Example:
+run the built-in baselines on whole label sets as classes (label powerset), scored label by label. Example:
 
   seqxent baseline --dataset results/coi_species/dataset.tsv.gz --method sintax \
       --output results/coi_species/baselines/sintax.json

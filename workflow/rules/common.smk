@@ -250,7 +250,9 @@ def get_predict_shards(wildcards):
 def get_predict_shard_input(wildcards):
     """One shard's FASTA (made by shard_fasta) and the model file of its prediction."""
     files = get_predict_input(wildcards)
-    files["fasta"] = f"results/predictions/{wildcards.name}/shards/{wildcards.shard}.fasta"
+    files["fasta"] = (
+        f"results/predictions/{wildcards.name}/shards/{wildcards.shard}.fasta"
+    )
     return files
 
 

@@ -1,13 +1,13 @@
 rule predict_fasta:
-    # Entries with `shards: 1`; sharded ones are made by merge_predictions below.
-    wildcard_constraints:
-        name=get_prediction_names(sharded=False),
     input:
         unpack(get_predict_input),
     output:
         predictions="results/predictions/{name}.{format}",
     log:
         "logs/predictions/{name}.{format}.log",
+    # Entries with `shards: 1`; sharded ones are made by merge_predictions below.
+    wildcard_constraints:
+        name=get_prediction_names(sharded=False),
     conda:
         "../../envs/seqxent.yaml"
     threads: 2
@@ -27,11 +27,11 @@ rule shard_fasta:
         fasta=get_predict_fasta,
     output:
         fasta=temp("results/predictions/{name}/shards/{shard}.fasta"),
+    log:
+        "logs/predictions/{name}/shard_fasta/{shard}.log",
     wildcard_constraints:
         name=get_prediction_names(sharded=True),
         shard=r"\d+",
-    log:
-        "logs/predictions/{name}/shard_fasta/{shard}.log",
     conda:
         "../../envs/seqxent.yaml"
     threads: 1
@@ -49,11 +49,11 @@ rule predict_shard:
         unpack(get_predict_shard_input),
     output:
         predictions=temp("results/predictions/{name}/shards/{shard}.{format}"),
+    log:
+        "logs/predictions/{name}/predict_shard/{shard}.{format}.log",
     wildcard_constraints:
         name=get_prediction_names(sharded=True),
         shard=r"\d+",
-    log:
-        "logs/predictions/{name}/predict_shard/{shard}.{format}.log",
     conda:
         "../../envs/seqxent.yaml"
     threads: 2
@@ -74,10 +74,10 @@ rule merge_predictions:
         fasta=get_predict_fasta,
     output:
         predictions="results/predictions/{name}.{format}",
-    wildcard_constraints:
-        name=get_prediction_names(sharded=True),
     log:
         "logs/predictions/{name}/merge_predictions.{format}.log",
+    wildcard_constraints:
+        name=get_prediction_names(sharded=True),
     conda:
         "../../envs/seqxent.yaml"
     threads: 1
