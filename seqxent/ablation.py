@@ -25,7 +25,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from seqxent.checkpoint import load_checkpoint
+from seqxent.checkpoint import Checkpoint, load_checkpoint
 from seqxent.data import Example
 from seqxent.errors import InputError
 from seqxent.inference import predict_logits
@@ -44,7 +44,7 @@ METRICS = {
     "temperature": ("Temperature T", ("calibration", "temperature"), ".3f"),
     "parameters": ("Parameters", ("training", "parameters"), ".0f"),
     "epochs_run": ("Epochs", ("training", "epochs_run"), ".1f"),
-    "train_seconds": ("Training (s)", ("training", "seconds"), ".1f"),
+    "train_seconds": ("Training (s)", None, ".1f"),
     "records_per_second": ("Records per second", None, ".0f"),
 }
 _RUN_PATH = re.compile(r"^seed(\d+)$")
@@ -76,9 +76,8 @@ def _lookup(document: dict, keys: Sequence[str]):
     return document
 
 
-def records_per_second(model_path: Path | str, examples: list[Example], repeats: int = 5) -> float:
-    """Prediction throughput of a checkpoint on one CPU thread: records per second, median of ``repeats``."""
-    ckpt = load_checkpoint(model_path)
+def records_per_second(ckpt: Checkpoint, examples: list[Example], repeats: int = 5) -> float:
+    """Prediction throughput of a model on one CPU thread: records per second, median of ``repeats``."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -96,7 +95,8 @@ def records_per_second(model_path: Path | str, examples: list[Example], repeats:
 def read_run(metrics_path: Path | str, examples: list[Example] | None = None) -> dict:
     """One run's numbers: variant, seed, every :data:`METRICS` entry and the training settings.
 
-    With ``examples``, ``model.pt`` next to ``metrics.json`` is timed on them (records per second).
+    The training time comes from ``model.pt`` next to ``metrics.json`` (when present); with ``examples``,
+    that model is also timed on them (records per second).
     """
     metrics_path = Path(metrics_path)
     variant, seed = parse_run_path(metrics_path)
@@ -104,8 +104,12 @@ def read_run(metrics_path: Path | str, examples: list[Example] | None = None) ->
     run = {"variant": variant, "seed": seed}
     for key, (_, keys, _) in METRICS.items():
         run[key] = _lookup(document, keys) if keys else None
-    if examples:
-        run["records_per_second"] = records_per_second(metrics_path.parent / "model.pt", examples)
+    model = metrics_path.parent / "model.pt"
+    if model.is_file():
+        ckpt = load_checkpoint(model)
+        run["train_seconds"] = ckpt.meta.get("seconds")
+        if examples:
+            run["records_per_second"] = records_per_second(ckpt, examples)
     run["settings"] = _lookup(document, ("provenance", "config")) or {}
     run["directory"] = str(metrics_path.parent)
     run["dataset"], run["task"] = document.get("dataset"), document.get("task")

@@ -25,6 +25,7 @@ and gained only 1.3–1.6x.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -148,6 +149,7 @@ class ModelEngine:
         for idx, z in zip(batches, results, strict=True):
             for row, i in enumerate(idx):
                 out[i] = z[row] if z.ndim == 2 else z[row, : lengths[i]]
+        _release_freed_memory()
         return out
 
 
@@ -236,6 +238,27 @@ class ResidueEngine(ModelEngine):
 def _shortest(mask: torch.Tensor) -> int:
     """Length of the shortest record of a batch: positions before it are valid in every row."""
     return int(mask.sum(dim=1).min())
+
+
+def _release_freed_memory() -> None:
+    """Hand memory freed by finished batches back to the system (glibc ``malloc_trim``; a no-op elsewhere).
+
+    Batches of varying shapes leave freed blocks of many sizes in glibc's per-thread arenas, which it keeps:
+    measured on 10k proteins, peak RSS 0.86–1.18 GB without trimming after each chunk, 0.77 GB with.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc():
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc (macOS, musl)
+        return None
+
+
+_LIBC = _load_libc()
 
 
 @contextmanager

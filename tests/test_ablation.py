@@ -122,7 +122,7 @@ def test_mini_ablation_through_the_commands(tmp_path):
     table = pd.read_csv(out / "ablation.tsv", sep="\t")
     assert table["variant"].tolist() == ["ce", "distill"] and (table["n_runs"] == 2).all()
     for key in ("accuracy", "balanced_accuracy", "minority_recall", "nll_before", "nll_after", "ece_before",
-                "ece_after", "records_per_second"):
+                "ece_after", "records_per_second", "train_seconds", "parameters"):
         assert {f"{key}_mean", f"{key}_sd"} <= set(table.columns) and table[f"{key}_mean"].notna().all(), key
     ablation = json.loads((out / "ablation.json").read_text())
     roles = ablation["distillation"]
