@@ -193,7 +193,7 @@ def ablation_document(runs: pd.DataFrame, summary: pd.DataFrame) -> dict:
     keys = [k for k in METRICS if f"{k}_mean" in summary]
     table = {METRICS[k][0]: {row["variant"]: format_mean_sd(row[f"{k}_mean"], row[f"{k}_sd"], METRICS[k][2])
                              for _, row in summary.iterrows()} for k in keys}
-    settings = {variant: _varied_settings(group["settings"].iloc[0], runs["settings"].iloc[0])
+    settings = {variant: _varied_settings(group["settings"].iloc[0], runs["settings"].iloc[0], runs)
                 for variant, group in runs.groupby("variant", sort=False)}
     return {
         "dataset": f"ablation: {first['dataset']}", "ablation_dataset": first["dataset"], "task": first["task"],
@@ -208,9 +208,12 @@ def ablation_document(runs: pd.DataFrame, summary: pd.DataFrame) -> dict:
     }
 
 
-def _varied_settings(settings: dict, reference: dict) -> dict:
-    """Settings of a variant that differ from the first variant's (seed left out); 'baseline' if none."""
+def _varied_settings(settings: dict, reference: dict, runs: pd.DataFrame) -> dict:
+    """Settings of a variant that differ from the first variant's (seed left out; a teacher run by its variant)."""
     varied = {k: v for k, v in settings.items() if k != "seed" and reference.get(k) != v}
+    if varied.get("teacher"):
+        teacher = [r["variant"] for _, r in runs.iterrows() if _same_directory(varied["teacher"], r["directory"])]
+        varied["teacher"] = f"variant {teacher[0]}" if teacher else varied["teacher"]
     return varied or {"(reference)": True}
 
 

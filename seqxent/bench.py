@@ -39,6 +39,7 @@ import torch
 from seqxent.alphabet import Alphabet
 from seqxent.bench_report import agreement, write_report
 from seqxent.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from seqxent.engine import PRECISIONS
 from seqxent.io import iter_fasta, read_table
 from seqxent.models import build_model
 from seqxent.peers import encode_label
@@ -299,14 +300,14 @@ def run_task(spec: TaskSpec, args: argparse.Namespace, work: Path) -> list[Row]:
     for n in args.sizes:
         query = work / f"{spec.name}_{n}.fasta"
         residues = simulate_queries(seqs, n, tokens, query, seed=n)
-        outputs = {}
+        outputs, ours = {}, {}
         for precision in args.precisions:
             row = Row(spec.name, "seqxent", precision, n, residues, args.threads, note=weights, repeats=args.repeats)
             outputs[precision] = work / f"{spec.name}_{n}_{precision}.tsv"
-            rows.append(run_seqxent(row, model, query, outputs[precision], args.batch_size))
+            rows.append(ours.setdefault(precision, run_seqxent(row, model, query, outputs[precision], args.batch_size)))
             print(f"{spec.name} {n} seqxent {precision}: {row.status}, {row.seconds:.1f} s", file=sys.stderr)
-        if n == min(args.sizes) and {"float32", "bfloat16"} <= set(outputs) and rows[-1].status == "ok":
-            rows[-1].note += "; vs float32: " + agreement(outputs["float32"], outputs["bfloat16"])
+        if n == min(args.sizes) and [ours[p].status for p in PRECISIONS if p in ours] == ["ok", "ok"]:
+            ours["bfloat16"].note += "; vs float32: " + agreement(outputs["float32"], outputs["bfloat16"])
         rows.extend(_run_peers(spec, setup, n, residues, query, work, args))
         for path in [query, *outputs.values()]:
             path.unlink(missing_ok=True)

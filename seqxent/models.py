@@ -5,7 +5,8 @@ Both networks zero the padded positions after every layer, and normalise either 
 (:class:`MaskedBatchNorm1d`), so in eval mode a record's prediction does not depend on what else is in its
 batch or how much padding it got: batched and one-at-a-time predictions agree.
 
-- :class:`SequenceCNN` (barcodes → one class): convolution blocks (conv → masked batch norm → ReLU) with max pooling, then masked global max and
+- :class:`SequenceCNN` (barcodes → one class): convolution blocks (conv → masked batch norm → ReLU) with max
+  pooling, then masked global max and
   mean pooling → logits ``(B, K)``.
 - :class:`ResidueCNN` (proteins → one class per residue): a stem convolution, residual blocks of dilated
   convolutions (dilation cycling 1, 2, 4, 8, …, so the receptive field grows geometrically with depth), and a

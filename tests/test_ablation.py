@@ -71,6 +71,7 @@ def test_ablation_document_lists_varied_settings_and_is_json(tmp_path):
     document = ablation_document(runs, summarise(runs))
     assert document["settings"]["ce"] == {"(reference)": True}
     assert document["settings"]["small"] == {"channels": 4}
+    assert document["settings"]["distill"] == {"channels": 4, "teacher": "variant ce"}
     assert document["summary"]["Accuracy"] == {"ce": "0.9150 ± 0.0071", "small": "0.8150 ± 0.0071",
                                                "distill": "0.8650 ± 0.0071"}
     assert document["mean"]["accuracy"]["ce"] == pytest.approx(0.915)

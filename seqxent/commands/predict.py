@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=sorted(FORMATS), default="tsv")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-tokens", type=int, default=200_000, help="cap on padded positions per batch")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads, each running whole batches side by side (0 = torch default)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default="float32",
                         help="bfloat16: faster on CPUs with AMX/AVX-512 BF16 and on GPUs; probabilities differ "
