@@ -55,9 +55,11 @@ def test_target_lines_compare_with_sintax_and_the_residue_target():
     lines = target_lines(table)
     assert lines[1] == ("  - coi, 1,000 sequences, float32: 1,000 vs 50 seq/s = 20.00× "
                         "(start-up excluded: 40.00×) — met")
-    assert lines[3] == ("  - 100 proteins (40,000 residues), float32, 2 threads: 80,000 residues/s "
+    assert lines[2] == ("  - coi, 1,000,000 sequences vs SINTAX's rate on 1,000 (extrapolated), float32: "
+                        "1,111 vs 50 seq/s = 22.22× (start-up excluded: 22.22×) — met")
+    assert lines[4] == ("  - 100 proteins (40,000 residues), float32, 2 threads: 80,000 residues/s "
                         "(start-up excluded: 80,000) — NOT met")
-    assert lines[5] == "  - coi, 1,000,000 sequences, float32: 700 MB — met"
+    assert lines[6] == "  - coi, 1,000,000 sequences, float32: 700 MB — met"
     assert "| coi | sintax | float32 | 1,000 | 100,000 | 20.0 | 50 |" in markdown_table(table)
 
 
