@@ -38,14 +38,14 @@ lint: install
 ablation: install  ## loss-variant ablation (config `ablation:`) -> results/ablation/ablation.{tsv,json}, report.html
 	$(SNAKE) --cores $(CORES) ablation
 
-bench: install  ## prediction throughput vs vsearch --sintax and blastn, 10k and 100k sequences (~30 min) -> results/bench/
+bench: install  ## prediction throughput vs vsearch --sintax and blastn, 10k and 100k sequences (~15 min) -> results/bench/
 	PATH="$(BIN):$$PATH" $(BIN)/python -m seqxent.bench --output results/bench
 
-bench-quick: install  ## the same with 10k sequences only (~5 min) -> results/bench_quick/
+bench-quick: install  ## the same with 10k sequences only (~6 min) -> results/bench_quick/
 	PATH="$(BIN):$$PATH" $(BIN)/python -m seqxent.bench --quick --output results/bench_quick
 
-bench-1m: install  ## 1M COI barcodes: throughput and flat memory (~20 min) -> results/bench_1m/
-	PATH="$(BIN):$$PATH" $(BIN)/python -m seqxent.bench --tasks coi --sizes 1000000 --output results/bench_1m
+bench-1m: install  ## 1M COI barcodes (and 10k, for SINTAX): throughput and flat memory (~15 min) -> results/bench_1m/
+	PATH="$(BIN):$$PATH" $(BIN)/python -m seqxent.bench --tasks coi --sizes 10000 1000000 --output results/bench_1m
 
 report-zip: install  ## Snakemake's own report of the last run
 	$(SNAKE) --cores $(CORES) --report report.zip

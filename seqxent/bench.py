@@ -16,7 +16,7 @@ depend on the weights. Every run is a separate process; its wall time, CPU time 
 ``steady_seq_per_s`` is its own timing of the prediction loop. SINTAX indexes its reference in every run;
 ``makeblastdb`` is timed separately (``setup_seconds``). Peers are skipped above ``--peer-max`` sequences
 (marked "not run"); ``blastn`` runs on the first ``--blastn-max`` queries only (its rate is measured on
-them; it manages about 40 COI queries per second here).
+them; it manages tens of COI queries but about one 16S query per second here).
 """
 
 from __future__ import annotations

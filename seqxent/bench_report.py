@@ -142,7 +142,7 @@ def write_report(rows: list[dict], folder: Path, meta: dict) -> str:
         json.dump({"machine": meta, "rows": table.to_dict(orient="records")}, handle, indent=2, default=str)
     load = ", ".join(f"{x:.1f}" for x in meta.get("load_average_start", ()))
     load_end = ", ".join(f"{x:.1f}" for x in meta.get("load_average_end", ()))
-    versions = ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items())
+    versions = ", ".join(v if str(v).startswith(k) else f"{k} {v}" for k, v in meta.get("versions", {}).items())
     text = "\n".join([
         "# seqxent prediction benchmark", "",
         f"Machine: {meta.get('cpu')}, {meta.get('cores')} cores; load average (1, 5, 15 min) at start {load}, "
