@@ -81,6 +81,54 @@ def _encode_target(rid: str, label: str, length: int, index: dict[str, int], tas
         raise InputError(f"record {rid!r}: label {err.args[0]!r} is not one of the classes {list(index)}") from None
 
 
+@dataclass(frozen=True)
+class Augment:
+    """Training-time corruption that mimics partial and noisy reads (applied after the ``max_length`` crop).
+
+    Attributes:
+        fragment_prob: probability that an example is cut to a random fragment: a length drawn uniformly
+            from ``[min(fragment_min, L), L]`` at a uniform offset (residue targets are cut along).
+        fragment_min: shortest fragment, in positions.
+        noise_rate: per-position probability of a substitution: a uniformly drawn canonical token, or —
+            one time in four — the fully ambiguous code (``N`` for DNA, ``X`` for proteins).
+    """
+
+    fragment_prob: float = 0.0
+    fragment_min: int = 200
+    noise_rate: float = 0.0
+
+    def __post_init__(self):
+        for name in ("fragment_prob", "noise_rate"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise InputError(f"Expected argument `{name}` to be in [0, 1], but got {getattr(self, name)}")
+        if self.fragment_min < 1:
+            raise InputError(f"Expected argument `fragment_min` to be ≥ 1, but got {self.fragment_min}")
+
+    @property
+    def active(self) -> bool:
+        """Whether any corruption is switched on (if not, no random numbers are drawn)."""
+        return self.fragment_prob > 0 or self.noise_rate > 0
+
+    def __call__(self, ex: Example, rng: np.random.Generator, noise_codes: np.ndarray) -> Example:
+        """A corrupted copy of ``ex``; ``noise_codes`` are the substitute codes, the ambiguous one last."""
+        codes, target = ex.codes, ex.target
+        length = len(codes)
+        if self.fragment_prob and rng.random() < self.fragment_prob and length > self.fragment_min:
+            size = int(rng.integers(self.fragment_min, length + 1))
+            start = int(rng.integers(0, length - size + 1))
+            codes = codes[start:start + size]
+            target = target[start:start + size] if _is_per_residue(target) else target
+        if self.noise_rate:
+            hit = rng.random(len(codes)) < self.noise_rate
+            if hit.any():
+                n_canonical = len(noise_codes) - 1
+                pick = rng.integers(0, n_canonical, size=int(hit.sum()))
+                pick[rng.random(len(pick)) < 0.25] = n_canonical  # the fully ambiguous code
+                codes = codes.copy()
+                codes[hit] = noise_codes[pick]
+        return Example(ex.id, codes, target)
+
+
 class Collate:
     """Pad a list of :class:`Example` into a :class:`Batch`.
 
@@ -88,7 +136,8 @@ class Collate:
         alphabet: gives the code → vector table.
         max_length: when > 0, longer sequences are cropped to this length — at a random offset drawn from
             ``generator`` (training augmentation: partial reads) or centred when ``generator`` is None.
-        generator: numpy random generator for the crops.
+        generator: numpy random generator for the crops and the augmentation.
+        augment: corruption of training examples (:class:`Augment`); needs ``generator``.
 
     Example:
         >>> dna = Alphabet.from_name("dna")
@@ -97,10 +146,18 @@ class Collate:
         (torch.Size([2, 4, 2]), [[True, True], [True, False]], [1, 0])
     """
 
-    def __init__(self, alphabet: Alphabet, max_length: int = 0, generator: np.random.Generator | None = None):
+    def __init__(self, alphabet: Alphabet, max_length: int = 0, generator: np.random.Generator | None = None,
+                 augment: Augment | None = None):
         self.table = torch.from_numpy(alphabet.table)
         self.max_length = max_length
         self.generator = generator
+        self.augment = augment if augment is not None and augment.active else None
+        if self.augment is not None and generator is None:
+            raise InputError("Expected argument `generator` for a Collate with augmentation, but got None")
+        everything = next(code for code, members in alphabet.ambiguity.items()
+                          if set(members) == set(alphabet.tokens))
+        self.noise_codes = np.array([*range(1, alphabet.size + 1), alphabet.codes.index(everything)],
+                                    dtype=np.uint8)
 
     def _crop(self, ex: Example) -> Example:
         length = len(ex.codes)
@@ -114,6 +171,8 @@ class Collate:
 
     def __call__(self, examples: Sequence[Example]) -> Batch:  # noqa: D102
         examples = [self._crop(ex) for ex in examples]
+        if self.augment is not None:
+            examples = [self.augment(ex, self.generator, self.noise_codes) for ex in examples]
         lengths = [len(ex.codes) for ex in examples]
         width = max(lengths)
         codes = torch.zeros((len(examples), width), dtype=torch.long)  # code 0 = padding (zero vector)

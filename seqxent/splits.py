@@ -246,8 +246,10 @@ def cluster_sequences(
 
     Methods:
         - ``"mmseqs"`` with ``linkage="single"`` (default): all-against-all ``mmseqs easy-search`` and
-          connected components of the hits (identity ≥ ``min_seq_id`` over ≥ ``coverage`` of both sequences),
-          so no two groups are linked by a hit that the same search finds; :func:`check_leakage` checks this.
+          connected components of the hits (identity ≥ ``min_seq_id`` over ≥ ``coverage`` of *either*
+          sequence, mmseqs ``--cov-mode 2`` with every sequence the query once), so a domain inside a longer
+          chain joins that chain's group and no two groups are linked by a hit that the same search finds;
+          :func:`check_leakage` checks this.
         - ``"mmseqs"`` with ``linkage="greedy"``: ``mmseqs easy-cluster`` (set cover around representatives).
           Faster, but members of different clusters can still be ≥ ``min_seq_id`` identical (on the PDB chains
           at 30 % it leaves ~21k such pairs), so it is not leakage-free.
@@ -262,7 +264,8 @@ def cluster_sequences(
         ids: Record ids (N,), used only to check the length of ``seqs``.
         seqs: Sequences (N,).
         min_seq_id: Minimum fraction of identical aligned residues for a link (mmseqs ``--min-seq-id``).
-        coverage: Minimum fraction of each sequence covered by the alignment (``-c``, ``--cov-mode 0``).
+        coverage: Minimum fraction of the query covered by the alignment (``-c``, ``--cov-mode 2``); as every
+            sequence is the query once, a pair links when either sequence is covered this much.
         threads: CPU threads for mmseqs.
         method: One of ``"auto"``, ``"mmseqs"``, ``"kmer"``.
         workdir: Directory for temporary files (default: the system temporary directory).
@@ -291,7 +294,10 @@ def cluster_sequences(
         left = np.arange(len(unique_seqs))
         right = _cluster_mmseqs_greedy(unique_seqs, min_seq_id, coverage, threads, workdir)
     else:
-        opts = _search_options(min_seq_id, coverage, 0, threads, max_seqs)
+        # cov-mode 2 (query coverage): the search is all against all, so each pair is seen with either
+        # sequence as the query and links when either one is covered (cov-mode 0 needs both covered and
+        # would split a domain from the multi-domain chain that contains it).
+        opts = _search_options(min_seq_id, coverage, 2, threads, max_seqs)
         hits = _mmseqs_search(unique_seqs, unique_seqs, opts, workdir)
         left = np.array([h[0] for h in hits], dtype=np.int64)
         right = np.array([h[1] for h in hits], dtype=np.int64)
@@ -330,7 +336,7 @@ def check_leakage(
         min_seq_id: Minimum fraction of identical aligned residues for a hit.
         coverage: Minimum alignment coverage for a hit, measured as set by ``cov_mode``.
         threads: CPU threads for mmseqs.
-        cov_mode: mmseqs ``--cov-mode``: 0 = both sequences (as :func:`cluster_sequences`), 2 = query only
+        cov_mode: mmseqs ``--cov-mode``: 0 = both sequences, 2 = query only (as :func:`cluster_sequences`, which
             (e.g. "≥ 50 % of the test chain's length").
         max_seqs: Prefilter hits kept per query (mmseqs ``--max-seqs``); higher is more sensitive.
         workdir: Directory for temporary files.

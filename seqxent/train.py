@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from seqxent.checkpoint import Checkpoint
-from seqxent.data import Collate, Example, iterate_batches
+from seqxent.data import Augment, Collate, Example, iterate_batches
 from seqxent.dataset import PreparedData
 from seqxent.errors import InputError
 from seqxent.inference import select_device
@@ -36,6 +36,7 @@ _RANGES = {"dropout": (lambda v: 0 <= v < 1, "[0, 1)"), "focal_alpha": (lambda v
            "effective_beta": (lambda v: 0 <= v < 1, "[0, 1)"), "pos_weight": (lambda v: 0 <= v < math.inf, "[0, ∞)"),
            "label_smoothing": (lambda v: 0 <= v < 1, "[0, 1)"), "mixup_alpha": (lambda v: 0 <= v < math.inf, "[0, ∞)"),
            "distill_alpha": (lambda v: 0 <= v <= 1, "[0, 1]"),
+           "fragment_prob": (lambda v: 0 <= v <= 1, "[0, 1]"), "noise_rate": (lambda v: 0 <= v <= 1, "[0, 1]"),
            "distill_temperature": (lambda v: 0 < v < math.inf, "(0, ∞)")}
 
 
@@ -66,12 +67,15 @@ class TrainConfig:
     distill_alpha: float = 0.5
     distill_temperature: float = 2.0
     max_length: int = 0
+    fragment_prob: float = 0.0
+    fragment_min: int = 200
+    noise_rate: float = 0.0
     seed: int = 1
     device: str = "auto"
     threads: int = 2
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "patience", "channels", "layers", "threads"):
+        for name in ("epochs", "batch_size", "patience", "channels", "layers", "threads", "fragment_min"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"Expected argument `{name}` to be ≥ 1, but got {getattr(self, name)}")
         for name, (test, interval) in _RANGES.items():
@@ -181,7 +185,8 @@ def train_model(data: PreparedData, cfg: TrainConfig, state_path: Path | None = 
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
     rng = np.random.default_rng(cfg.seed)
-    train_collate = Collate(data.alphabet, cfg.max_length, rng)
+    augment = Augment(cfg.fragment_prob, cfg.fragment_min, cfg.noise_rate)
+    train_collate = Collate(data.alphabet, cfg.max_length, rng, augment)
     eval_collate = Collate(data.alphabet)
     log.info("%s: %d train / %d valid records, %d classes, %s with %d parameters on %s", data.name, len(train),
              len(valid), len(classes), kind, count_parameters(model), device)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from seqxent.alphabet import Alphabet
-from seqxent.data import IGNORE_INDEX, Collate, Example, encode_examples, iterate_batches, length_batches
+from seqxent.data import IGNORE_INDEX, Augment, Collate, Example, encode_examples, iterate_batches, length_batches
 from seqxent.errors import InputError
 
 DNA = Alphabet.from_name("dna")
@@ -221,3 +221,69 @@ def test_encode_examples_invalid_character():
 def test_encode_examples_length_mismatch_of_inputs():
     with pytest.raises(ValueError):
         encode_examples(["a", "b"], ["A"], None, DNA, [], "sequence")
+
+
+# --- Augment ----------------------------------------------------------------------------------------------
+
+
+def test_augment_fragment_is_a_contiguous_piece_with_its_labels():
+    seq = "ACDEFGHIKLMNPQRSTVWY"
+    target = np.arange(20, dtype=np.int64)
+    aug = Augment(fragment_prob=1.0, fragment_min=5)
+    rng = np.random.default_rng(0)
+    lengths = set()
+    for _ in range(50):
+        ex = aug(_ex("p", seq, target, PROTEIN), rng, Collate(PROTEIN).noise_codes)
+        piece = "".join(PROTEIN.codes[c] for c in ex.codes)
+        start = seq.index(piece)
+        assert len(piece) >= 5 and ex.target.tolist() == list(range(start, start + len(piece)))
+        lengths.add(len(piece))
+    assert min(lengths) < 10 and max(lengths) > 15  # lengths spread over [5, 20]
+
+
+def test_augment_noise_uses_canonical_tokens_and_n():
+    collate = Collate(DNA)
+    assert [DNA.codes[c] for c in collate.noise_codes] == ["A", "C", "G", "T", "N"]
+    ex = Augment(noise_rate=1.0)(_ex("a", "A" * 400, 3), np.random.default_rng(1), collate.noise_codes)
+    letters = [DNA.codes[c] for c in ex.codes]
+    assert ex.target == 3 and len(letters) == 400
+    counts = {b: letters.count(b) for b in "ACGTN"}
+    assert sum(counts.values()) == 400
+    assert 70 <= counts["N"] <= 130  # one time in four: 100 expected
+    assert all(55 <= counts[b] <= 100 for b in "ACGT")  # 75 expected each
+
+
+def test_augment_noise_rate_zero_keeps_sequence_and_fragment_min_keeps_short_ones():
+    ex = _ex("a", "ACGTACGT", 0)
+    out = Augment(fragment_prob=1.0, fragment_min=8)(ex, np.random.default_rng(0), Collate(DNA).noise_codes)
+    assert out.codes.tolist() == ex.codes.tolist()
+
+
+def test_collate_without_augmentation_draws_no_random_numbers():
+    rng = np.random.default_rng(5)
+    Collate(DNA, generator=rng, augment=Augment())([_ex("a", "ACGT", 0)])
+    assert rng.random() == np.random.default_rng(5).random()
+
+
+def test_collate_augments_training_batches_deterministically():
+    examples = [_ex(f"s{i}", "ACGT" * 100, 0) for i in range(4)]
+    aug = Augment(fragment_prob=0.5, fragment_min=50, noise_rate=0.05)
+    one = Collate(DNA, generator=np.random.default_rng(3), augment=aug)(examples)
+    two = Collate(DNA, generator=np.random.default_rng(3), augment=aug)(examples)
+    assert torch.equal(one.x, two.x) and torch.equal(one.mask, two.mask)
+    assert one.mask.sum() < 1600  # some examples were cut to fragments
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"fragment_prob": 1.5}, r"`fragment_prob` to be in \[0, 1\], but got 1.5"),
+    ({"noise_rate": -0.1}, r"`noise_rate` to be in \[0, 1\], but got -0.1"),
+    ({"fragment_min": 0}, r"`fragment_min` to be ≥ 1, but got 0"),
+])
+def test_augment_bad_arguments(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        Augment(**kwargs)
+
+
+def test_collate_augmentation_needs_a_generator():
+    with pytest.raises(InputError, match="`generator`"):
+        Collate(DNA, augment=Augment(noise_rate=0.1))

@@ -1,11 +1,19 @@
 import gzip
 import json
+import shutil
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from seqxent.dataset import read_dataset, write_dataset
 from seqxent.errors import InputError
-from seqxent.prepare import PrepareConfig, prepare_dataset
+from seqxent.prepare import PrepareConfig, leakage_report, prepare_dataset
+
+HAS_MMSEQS = shutil.which("mmseqs") is not None
+needs_mmseqs = pytest.mark.skipif(not HAS_MMSEQS, reason="mmseqs is not installed")
+PDB = Path(__file__).resolve().parents[1] / "data" / "ss_pdb.tsv.gz"
 
 
 def _write(tmp_path, fasta: str, table: str):
@@ -117,3 +125,36 @@ def test_config_validation():
         PrepareConfig("t", "peptide", "dna", "l", table="x")
     with pytest.raises(InputError, match="either `table` or `fasta`"):
         PrepareConfig("t", "sequence", "dna", "l")
+
+
+@pytest.mark.tools
+@needs_mmseqs
+def test_real_protein_split_records_no_leakage():
+    cfg = PrepareConfig("ss3", "residue", "protein", "ss3", table=PDB, max_records=800, seed=1, threads=2)
+    out, summary = prepare_dataset(cfg)
+    leakage = summary["leakage"]
+    held_out = out["split"].isin(["valid", "test"]).sum()
+    assert leakage["checked"] == held_out > 100
+    assert leakage["leaked"] == 0 and leakage["leaked_ids"] == []
+    assert leakage["min_seq_id"] == 0.3 and leakage["coverage_of_held_out"] == 0.5
+
+
+@pytest.mark.tools
+@needs_mmseqs
+def test_leakage_report_finds_a_planted_leak():
+    seqs = ["MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVK",
+            "GSHMWEEAFRYLCGNDPTTHWIRNQLKPGFEDCVTMYSAVWKHNGLRPSTADFYEQWCDI",
+            "MKTAYIAKQRQISFVKSHFSRQLDERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVRVR"]  # 95 % identical to the first
+    kept = pd.DataFrame({"id": ["a", "b", "c"], "sequence": seqs})
+    cfg = PrepareConfig("t", "residue", "protein", "ss3", table=PDB)
+    report = leakage_report(kept, np.array(["train", "valid", "test"]), cfg)
+    assert report["checked"] == 2 and report["leaked"] == 1 and report["leaked_ids"] == ["c"]
+    assert 0.9 < report["worst_identity"] < 1.0
+
+
+def test_leakage_report_without_mmseqs_is_skipped_not_passed(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    kept = pd.DataFrame({"id": ["a", "b"], "sequence": ["MKV", "MKV"]})
+    report = leakage_report(kept, np.array(["train", "test"]),
+                            PrepareConfig("t", "residue", "protein", "ss3", table=PDB))
+    assert report["checked"] == 0 and report["leaked"] is None and "mmseqs" in report["skipped"]

@@ -283,3 +283,20 @@ def test_real_pdb_chains_split_without_leakage():
     train = [s for s, part in zip(seqs, split, strict=True) if part == "train"]
     assert len(test) > 10
     assert check_leakage(test, train, threads=2) == []
+    assert check_leakage(test, train, threads=2, cov_mode=2) == []
+
+
+# An unrelated 150-residue stretch (fixed seed): with it, PROT_A covers only 60 / 210 of the long chain.
+_FILLER = "".join(np.random.default_rng(7).choice(list("ACDEFGHIKLMNPQRSTVWY"), 150))
+
+
+@pytest.mark.tools
+@needs_mmseqs
+def test_domain_inside_longer_chain_joins_its_group():
+    long_chain = _FILLER[:75] + PROT_A + _FILLER[75:]
+    seqs = [PROT_A, PROT_B, long_chain]
+    # The domain is 100 % covered, the long chain only 29 %: links when either sequence is covered.
+    assert cluster_sequences(list("abc"), seqs, method="mmseqs").tolist() == [0, 1, 0]
+    # A both-sides coverage rule (mmseqs --cov-mode 0) would miss the pair and let it straddle a split.
+    assert check_leakage([long_chain], [PROT_A], cov_mode=0) == []
+    assert [h.target_index for h in check_leakage([PROT_A], [long_chain], cov_mode=2)] == [0]
