@@ -19,6 +19,7 @@ records from every set; a record left without labels is excluded.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,6 +240,11 @@ def prepare_dataset(cfg: PrepareConfig) -> tuple[pd.DataFrame, dict]:
     labels = {"sequence": kept["label"].tolist(), "residue": None,
               "multilabel": multilabel.stratification_labels(kept["label"].tolist())}[cfg.task]
     split = _split_known_and_novel(kept, groups, labels, cfg)
+    leakage = leakage_report(kept, split, cfg) if cfg.task == "residue" else None
+    if leakage and leakage["leaked"]:  # the search found what the clustering's prefilter missed: exclude
+        split = split.astype(object)  # room for the longer name
+        for pos, reason in leakage.pop("reasons").items():
+            split[pos], reasons.loc[records.index[usable][pos]] = EXCLUDED, reason
     records["group"] = -1
     records["split"] = EXCLUDED
     records.loc[usable, "group"] = groups
@@ -246,31 +252,43 @@ def prepare_dataset(cfg: PrepareConfig) -> tuple[pd.DataFrame, dict]:
     records["reason"] = reasons
     extras = [c for c in records.columns if c not in COLUMNS]
     table = records[COLUMNS + extras]
-    summary = _summary(table, kept, groups, split, cfg)
-    if cfg.task == "residue":
-        summary["leakage"] = leakage_report(kept, split, cfg)
+    evaluated = split != EXCLUDED
+    summary = _summary(table, kept[evaluated], groups[evaluated], split[evaluated], cfg)
+    if leakage is not None:
+        leakage.pop("reasons", None)
+        summary["leakage"] = leakage
     return table, summary
+
+
+LEAK_REASON = "homologous to a training chain (leakage check)"
 
 
 def leakage_report(kept: pd.DataFrame, split: np.ndarray, cfg: PrepareConfig) -> dict:
     """Search every valid and test chain against the training chains (mmseqs2) and count the leaks.
 
     A leak is a hit with ≥ ``cluster_identity`` identity over ≥ ``cluster_coverage`` of the held-out chain's
-    length (``--cov-mode 2``), the definition the homology split promises to respect. Without mmseqs on
-    PATH the check is recorded as skipped, never as passed.
+    length (``--cov-mode 2``), the definition the homology split promises to respect. The clustering's
+    all-against-all search keeps ``max_seqs`` prefilter hits per chain, so a separate search can still find
+    a few; :func:`prepare_dataset` excludes those chains with the reason in ``reasons`` (position → text).
+    Without mmseqs on PATH the check is recorded as skipped, never as passed.
     """
     report = {"min_seq_id": cfg.cluster_identity, "coverage_of_held_out": cfg.cluster_coverage}
     if shutil.which("mmseqs") is None:
         return {**report, "checked": 0, "leaked": None, "skipped": "mmseqs not on PATH"}
-    seqs = kept["sequence"].to_numpy()
+    seqs, ids = kept["sequence"].to_numpy(), kept["id"].to_numpy()
     held_out = np.flatnonzero(np.isin(split, ["valid", "test"]))
     train = np.flatnonzero(split == "train")
     hits = splits.check_leakage(seqs[held_out].tolist(), seqs[train].tolist(), min_seq_id=cfg.cluster_identity,
                                 coverage=cfg.cluster_coverage, threads=cfg.threads, cov_mode=2)
-    leaked = sorted({int(held_out[h.query_index]) for h in hits})
+    reasons = {}
+    for hit in sorted(hits, key=lambda h: -h.identity):  # the closest training chain names the reason
+        pos = int(held_out[hit.query_index])
+        reasons.setdefault(pos, f"{LEAK_REASON}: {hit.identity:.0%} identity over {hit.coverage:.0%} of its "
+                                f"length to {ids[train[hit.target_index]]}; excluded from {split[pos]}")
+    leaked = sorted(reasons)
     return {**report, "checked": int(len(held_out)), "leaked": len(leaked),
-            "leaked_ids": kept["id"].iloc[leaked].tolist()[:20],
-            "worst_identity": max((h.identity for h in hits), default=None)}
+            "leaked_ids": ids[leaked].tolist()[:20], "excluded": len(leaked),
+            "worst_identity": max((h.identity for h in hits), default=None), "reasons": reasons}
 
 
 def _summary(table: pd.DataFrame, kept: pd.DataFrame, groups: np.ndarray, split: np.ndarray,
@@ -291,8 +309,8 @@ def _summary(table: pd.DataFrame, kept: pd.DataFrame, groups: np.ndarray, split:
         "dataset": cfg.name, "task": cfg.task, "label_column": cfg.label_column,
         "grouping": " + ".join(grouping), "n_input": int(len(table)), "excluded": int(len(excluded)),
         "excluded_reasons": {k: int(v) for k, v in
-                             excluded.str.replace(r"class has \d+ records", "class has too few records",
-                                                  regex=True).value_counts().items()},
+                             excluded.str.replace(r"class has \d+ records", "class has too few records", regex=True)
+                             .str.replace(f"{re.escape(LEAK_REASON)}:.*", LEAK_REASON, regex=True).value_counts().items()},
         "seed": cfg.seed,
     })
     return summary

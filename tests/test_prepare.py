@@ -10,6 +10,7 @@ import pytest
 from seqxent.dataset import read_dataset, write_dataset
 from seqxent.errors import InputError
 from seqxent.prepare import PrepareConfig, leakage_report, prepare_dataset
+from seqxent.splits import LeakageHit
 
 HAS_MMSEQS = shutil.which("mmseqs") is not None
 needs_mmseqs = pytest.mark.skipif(not HAS_MMSEQS, reason="mmseqs is not installed")
@@ -158,3 +159,27 @@ def test_leakage_report_without_mmseqs_is_skipped_not_passed(monkeypatch):
     report = leakage_report(kept, np.array(["train", "test"]),
                             PrepareConfig("t", "residue", "protein", "ss3", table=PDB))
     assert report["checked"] == 0 and report["leaked"] is None and "mmseqs" in report["skipped"]
+
+
+@pytest.mark.tools
+@needs_mmseqs
+def test_leaked_held_out_chain_is_excluded_with_its_reason(tmp_path, monkeypatch):
+    rows = ["id\tsequence\tss3"] + [f"p{i}\t{seq}\t{'C' * len(seq)}" for i, seq in enumerate(
+        "".join(np.random.default_rng(i).choice(list("ACDEFGHIKLMNPQRSTVWY"), 60)) for i in range(20))]
+    (tmp_path / "t.tsv").write_text("\n".join(rows) + "\n")
+    cfg = PrepareConfig("t", "residue", "protein", "ss3", table=tmp_path / "t.tsv")
+    clean, _ = prepare_dataset(cfg)
+    first_held_out = clean.index[clean["split"].isin(["valid", "test"])][0]
+    # Pretend the search found the first held-out chain 35 % identical to the first training chain.
+    monkeypatch.setattr("seqxent.prepare.splits.check_leakage",
+                        lambda *a, **k: [LeakageHit(0, 0, 0.35, 0.8)])
+    out, summary = prepare_dataset(cfg)
+    row = out.loc[first_held_out]
+    assert row["split"] == "excluded"
+    train_id = clean.loc[clean["split"] == "train", "id"].iloc[0]
+    assert row["reason"] == (f"homologous to a training chain (leakage check): 35% identity over 80% of its "
+                             f"length to {train_id}; excluded from {clean.loc[first_held_out, 'split']}")
+    assert summary["leakage"]["leaked"] == summary["leakage"]["excluded"] == 1
+    assert summary["excluded_reasons"] == {"homologous to a training chain (leakage check)": 1}
+    assert summary["groups_straddling_splits"] == 0
+    assert sum(summary["n_records"].values()) == 19
