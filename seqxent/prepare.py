@@ -304,13 +304,13 @@ def _summary(table: pd.DataFrame, kept: pd.DataFrame, groups: np.ndarray, split:
         summary.update(_novel_summary(kept, groups, split, cfg))
     if cfg.task == "multilabel":
         summary.update(_multilabel_summary(kept["label"], split, table.attrs.get("dropped_labels", {})))
-    excluded = table.loc[table["split"] == EXCLUDED, "reason"]
+    excluded = (table.loc[table["split"] == EXCLUDED, "reason"]
+                .str.replace(r"class has \d+ records", "class has too few records", regex=True)
+                .str.replace(f"{re.escape(LEAK_REASON)}:.*", LEAK_REASON, regex=True))
     summary.update({
         "dataset": cfg.name, "task": cfg.task, "label_column": cfg.label_column,
         "grouping": " + ".join(grouping), "n_input": int(len(table)), "excluded": int(len(excluded)),
-        "excluded_reasons": {k: int(v) for k, v in
-                             excluded.str.replace(r"class has \d+ records", "class has too few records", regex=True)
-                             .str.replace(f"{re.escape(LEAK_REASON)}:.*", LEAK_REASON, regex=True).value_counts().items()},
+        "excluded_reasons": {k: int(v) for k, v in excluded.value_counts().items()},
         "seed": cfg.seed,
     })
     return summary
