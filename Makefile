@@ -8,7 +8,7 @@ BIN      := $(abspath $(VENV))/bin
 # Snakemake's shell rules call `seqxent`: put the venv first on PATH for every workflow command.
 SNAKE    := PATH="$(BIN):$$PATH" $(BIN)/snakemake
 
-.PHONY: install run full dry-run test lint bench bench-quick bench-1m ablation report-zip tools clean
+.PHONY: install run full pretrained dry-run test lint bench bench-quick bench-1m ablation ablation-jsd report-zip tools clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ run: install  ## the quick preset: coi_species, coi_country, ss3 -> results/repo
 full: install  ## the full preset: every data set, every record (hours on 2 cores)
 	$(SNAKE) --cores $(CORES) --configfile config.yaml presets/full.yaml
 
+PRETRAINED := ss3 ss8 coi_species coi_country 16s_genus
+pretrained: install  ## after `make full`: copy its calibrated models into seqxent/pretrained/ (shipped in the package)
+	mkdir -p seqxent/pretrained
+	for name in $(PRETRAINED); do cp results/$$name/model.pt seqxent/pretrained/$$name.pt; done
+	$(BIN)/seqxent predict --list-models
+
 dry-run: install
 	$(SNAKE) -n --cores $(CORES)
 
@@ -37,6 +43,9 @@ lint: install
 
 ablation: install  ## loss-variant ablation (config `ablation:`) -> results/ablation/ablation.{tsv,json}, report.html
 	$(SNAKE) --cores $(CORES) ablation
+
+ablation-jsd: install  ## ss3 with Jensen-Shannon lambda 0, 0.1, 0.3 (Q3, SOV'99, segment lengths; ~30 min) -> results/ablation/
+	$(SNAKE) ablation --cores $(CORES) --configfile config.yaml presets/ablation_jsd.yaml
 
 bench: install  ## prediction throughput vs vsearch --sintax and blastn, 10k and 100k sequences (~15 min) -> results/bench/
 	PATH="$(BIN):$$PATH" $(BIN)/python -m seqxent.bench --output results/bench

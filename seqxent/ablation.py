@@ -37,6 +37,16 @@ METRICS = {
     "balanced_accuracy": ("Balanced accuracy", ("metrics", "balanced_accuracy"), ".4f"),
     "minority_recall": ("Minority recall", ("metrics", "minority_recall"), ".4f"),
     "macro_f1": ("Macro F1", ("metrics", "macro_f1"), ".4f"),
+    "sov99": ("SOV'99", ("metrics", "sov99"), ".2f"),
+    "helix_length": ("Mean H segment (pred)", ("metrics", "segments", "H", "pred", "mean_length"), ".2f"),
+    "strand_length": ("Mean E segment (pred)", ("metrics", "segments", "E", "pred", "mean_length"), ".2f"),
+    "helix_short": ("H segments of 1-2 (pred)", ("metrics", "segments", "H", "pred", "short_fraction"), ".3f"),
+    "strand_short": ("E segments of 1-2 (pred)", ("metrics", "segments", "E", "pred", "short_fraction"), ".3f"),
+    "helix_length_dssp": ("Mean H segment (DSSP)", ("metrics", "segments", "H", "true", "mean_length"), ".2f"),
+    "strand_length_dssp": ("Mean E segment (DSSP)", ("metrics", "segments", "E", "true", "mean_length"), ".2f"),
+    "helix_short_dssp": ("H segments of 1-2 (DSSP)", ("metrics", "segments", "H", "true", "short_fraction"), ".3f"),
+    "strand_short_dssp": ("E segments of 1-2 (DSSP)", ("metrics", "segments", "E", "true", "short_fraction"),
+                          ".3f"),
     "nll_before": ("NLL before T (nats)", ("calibration", "before", "nll"), ".4f"),
     "nll_after": ("NLL after T (nats)", ("calibration", "after", "nll"), ".4f"),
     "ece_before": ("ECE before T", ("calibration", "before", "ece"), ".4f"),
@@ -190,7 +200,7 @@ def ablation_document(runs: pd.DataFrame, summary: pd.DataFrame) -> dict:
     metric key and variant; ``per_run`` holds every run's value by metric key and ``<variant>/seed<N>``.
     """
     first = runs.iloc[0]
-    keys = [k for k in METRICS if f"{k}_mean" in summary]
+    keys = [k for k in METRICS if f"{k}_mean" in summary and summary[f"{k}_mean"].notna().any()]
     table = {METRICS[k][0]: {row["variant"]: format_mean_sd(row[f"{k}_mean"], row[f"{k}_sd"], METRICS[k][2])
                              for _, row in summary.iterrows()} for k in keys}
     settings = {variant: _varied_settings(group["settings"].iloc[0], runs["settings"].iloc[0], runs)

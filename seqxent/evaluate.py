@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqxent import metrics, plots
+from seqxent import metrics, plots, segments
 from seqxent.calibration import ece_noise_floor
 from seqxent.checkpoint import Checkpoint
 from seqxent.dataset import PreparedData
@@ -93,6 +93,8 @@ def evaluate_split(ckpt: Checkpoint, preds: SplitPredictions, n_bins: int = 15, 
         res = metrics.residue_metrics(probs, preds.target, preds.unit, ckpt.classes)
         res.pop("per_class", None)
         result["metrics"].update({k: v for k, v in res.items() if k != "q"})
+        result["metrics"]["segments"] = segments.segment_statistics(probs.argmax(axis=1), preds.target, preds.unit,
+                                                                    ckpt.classes)
     result["information"] = information_view(result["information"], ckpt.task, ckpt.alphabet.size,
                                              preds.rows["sequence"].str.len().mean())
     result["calibration"] = {

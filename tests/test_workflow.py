@@ -165,3 +165,36 @@ def test_multilabel_dataset_from_a_derived_label_table(tiny_run):
     for row in rows[1:4]:  # threshold 0.3 from the config
         probs = dict(zip(metrics["classes"], map(float, row[2:-1]), strict=True))
         assert row[1] == ";".join(c for c, p in probs.items() if p >= 0.3) and row[-1] == "predicted"
+
+
+def _dry_run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    (workdir / "data").symlink_to(REPO / "data")
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "-n",
+           "--cores", "2", *args]
+    return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
+
+
+def test_jsd_ablation_preset_plans_only_its_variants(tmp_path):
+    proc = _dry_run(tmp_path, "ablation", "--configfile", str(REPO / "config.yaml"),
+                    str(REPO / "presets" / "ablation_jsd.yaml"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    planned = proc.stdout + proc.stderr
+    for variant in ("jsd_0", "jsd_0p1", "jsd_0p3"):
+        for seed in (1, 2):
+            assert f"results/ablation/{variant}/seed{seed}/model_raw.pt" in planned
+    assert "results/ablation/focal/" not in planned and "results/ss3/dataset.tsv.gz" in planned
+
+
+def test_ablation_run_naming_an_unknown_variant_fails(tmp_path):
+    proc = _dry_run(tmp_path, "ablation", "--configfile", str(REPO / "config.yaml"),
+                    "--config", "ablation={'run': ['nope']}")
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "`ablation: run` to name variants among" in output and "['nope']" in output
+
+
+def test_full_preset_plans_ss8_and_16s(tmp_path):
+    proc = _dry_run(tmp_path, "--configfile", str(REPO / "config.yaml"), str(REPO / "presets" / "full.yaml"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    planned = proc.stdout + proc.stderr
+    assert "--label-column dssp8" in planned and "results/16s_genus/model.pt" in planned

@@ -49,11 +49,22 @@ def get_ablation_threads(wildcards):
     return get_ablation_settings(wildcards)["threads"]
 
 
+def get_ablation_variants():
+    """The variants to run: `ablation: run` (checked against `variants`), or every variant in config order."""
+    variants = config["ablation"]["variants"]
+    unknown = [name for name in config["ablation"]["run"] if name not in variants]
+    if unknown:
+        raise ValueError(
+            f"Expected config `ablation: run` to name variants among {list(variants)}, but got {unknown}"
+        )
+    return config["ablation"]["run"] or list(variants)
+
+
 def get_ablation_metrics():
-    """metrics.json of every variant and seed, variants in config order."""
+    """metrics.json of every variant to run and every seed, variants in table order."""
     return expand(
         "results/ablation/{variant}/seed{seed}/metrics.json",
-        variant=config["ablation"]["variants"],
+        variant=get_ablation_variants(),
         seed=config["ablation"]["seeds"],
     )
 
