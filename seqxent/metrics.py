@@ -630,7 +630,7 @@ def residue_metrics(probs, target, chain_index, classes: Sequence[str], ignore_i
 
 
 def bootstrap_ci(statistic: Callable[[np.ndarray], float], n_units: int, n_boot: int = 1000,
-                 alpha: float = 0.05, seed: int = 0) -> list[float]:
+                 alpha: float = 0.05, seed: int = 0) -> list[float] | None:
     """Percentile bootstrap interval of a statistic over resampled units (sequences, or chains).
 
     Each replicate draws `n_units` unit indices with replacement and calls ``statistic(indices)``;
@@ -639,15 +639,16 @@ def bootstrap_ci(statistic: Callable[[np.ndarray], float], n_units: int, n_boot:
     Args:
         statistic: Maps an integer index array (n_units,) of units to a float.
         n_units: Number of units to resample.
-        n_boot: Number of bootstrap replicates.
+        n_boot: Number of bootstrap replicates; 0 = no interval (returns None).
         alpha: Two-sided miscoverage; 0.05 gives a 95 % interval.
         seed: Seed of the numpy random generator.
 
     Returns:
-        ``[low, high]``, the alpha/2 and 1 - alpha/2 percentiles; ``[nan, nan]`` without finite replicates.
+        ``[low, high]``, the alpha/2 and 1 - alpha/2 percentiles; ``[nan, nan]`` without finite replicates;
+        None when ``n_boot`` is 0.
 
     Raises:
-        ValueError: If `n_units` or `n_boot` is not a positive integer or `alpha` is not in (0, 1).
+        ValueError: If `n_units` is not a positive integer, `n_boot` is negative or `alpha` is not in (0, 1).
 
     Example:
         >>> values = np.array([0.0, 1.0, 1.0, 1.0])
@@ -656,9 +657,11 @@ def bootstrap_ci(statistic: Callable[[np.ndarray], float], n_units: int, n_boot:
         True
     """
     _check_int("n_units", n_units, 1)
-    _check_int("n_boot", n_boot, 1)
+    _check_int("n_boot", n_boot, 0)
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"Expected argument `alpha` to be a float in (0, 1), but got {alpha!r}")
+    if n_boot == 0:
+        return None
     rng = np.random.default_rng(seed)
     replicates = np.array([statistic(rng.integers(0, n_units, n_units)) for _ in range(n_boot)], float)
     replicates = replicates[np.isfinite(replicates)]

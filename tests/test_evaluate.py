@@ -33,3 +33,25 @@ def test_minority_recall_skips_classes_absent_from_the_split_and_breaks_ties_by_
     assert minority_recall(per_class, [3, 3, 3, 9], list("abcd"), fraction=0.5)["classes"] == ["a", "b"]
     assert minority_recall(per_class, [3, 3, 3, 9], list("abcd"), fraction=0.5)["recall"] == 0.5
     assert minority_recall(per_class, [1, 3, 3, 9], list("abcd"))["recall"] is None
+
+
+@pytest.mark.parametrize("task", ["sequence", "residue"])
+def test_evaluate_split_without_bootstrap_has_no_intervals(task):
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from seqxent.alphabet import Alphabet
+    from seqxent.evaluate import SplitPredictions, evaluate_split
+
+    rng = np.random.default_rng(0)
+    ckpt = SimpleNamespace(task=task, temperature=1.0, classes=["H", "E", "C"],
+                           alphabet=Alphabet.from_name("protein"))
+    rows = pd.DataFrame({"id": ["a", "b"], "sequence": ["MKVL", "MKVLA"]})
+    n = 9 if task == "residue" else 2
+    unit = np.repeat([0, 1], [4, 5]) if task == "residue" else np.arange(2)
+    preds = SplitPredictions(rows, rng.normal(size=(n, 3)), rng.integers(0, 3, n), unit)
+    result = evaluate_split(ckpt, preds, n_boot=0)
+    assert all(entry["ci95"] is None for entry in result["headline"].values())
+    assert result["headline"]["accuracy"]["value"] == pytest.approx(
+        (preds.logits.argmax(axis=1) == preds.target).mean())

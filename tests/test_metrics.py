@@ -405,6 +405,14 @@ def test_bootstrap_ci_drops_non_finite_and_validates():
         M.bootstrap_ci(lambda idx: 0.0, 5, alpha=1.5)
     with pytest.raises(ValueError, match="Expected argument `n_units` to be an integer larger than 0"):
         M.bootstrap_ci(lambda idx: 0.0, 0)
+    with pytest.raises(ValueError, match="Expected argument `n_boot` to be an integer larger than -1"):
+        M.bootstrap_ci(lambda idx: 0.0, 5, n_boot=-1)
+
+
+def test_bootstrap_zero_resamples_gives_no_interval():
+    assert M.bootstrap_ci(lambda idx: 1.0, 5, n_boot=0) is None
+    probs, target = np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0, 0])
+    assert M.bootstrap_metric(M.accuracy, probs, target, n_boot=0) is None
 
 
 def test_unit_resampler_matches_concatenation():
