@@ -312,3 +312,19 @@ def test_cli_writes_golden_output(request, tmp_path, name, model, fmt):
             "--output", str(out), "--format", fmt, "--device", "cpu", "--batch-size", "3"]
     assert main(argv) == 0
     assert out.read_bytes() == (GOLDEN / f"{name}.{fmt}").read_bytes()
+
+
+def test_5000_residue_chain_predicts_like_its_pieces(ss3_model):
+    # No length limit: a 5,000-residue chain (five 1,000-residue pieces back to back) gets a prediction at
+    # every position, and far from the joins (beyond the receptive field) the same as each piece alone.
+    rng = np.random.default_rng(0)
+    pieces = ["".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), 1000)) for _ in range(5)]
+    records = [FastaRecord("long", "".join(pieces))] + [FastaRecord(f"p{i}", p) for i, p in enumerate(pieces)]
+    preds = {p.id: p for p in predict_records(ss3_model, records)}
+    long = preds["long"].probs
+    assert long.shape == (5000, 3) and np.isfinite(long).all()
+    reach = ss3_model.model.receptive_field // 2
+    for i in range(5):
+        inner = slice(reach, 1000 - reach)
+        np.testing.assert_allclose(long[i * 1000:(i + 1) * 1000][inner], preds[f"p{i}"].probs[inner],
+                                   rtol=0, atol=1e-5)
