@@ -64,3 +64,15 @@ def test_coi_species_recognises_bundled_barcodes():
     preds = list(predict_records(ckpt, known, abstain=False))
     accuracy = np.mean([ckpt.classes[int(p.probs.argmax())] == species[p.id] for p in preds])
     assert accuracy > 0.9
+
+
+@_needs("16s_genus")
+def test_16s_genus_recognises_bundled_genes():
+    records = list(read_fasta(REPO / "data" / "16s_refseq.fasta.gz"))[:400]
+    labels = pd.read_csv(REPO / "data" / "16s_refseq.tsv", sep="\t", keep_default_na=False)
+    genus = dict(zip(labels["id"], labels["genus"], strict=True))
+    ckpt = load_checkpoint("16s_genus")
+    known = [r for r in records if genus.get(r.id) in ckpt.classes]
+    assert len(known) > 100
+    preds = list(predict_records(ckpt, known, abstain=False))
+    assert np.mean([ckpt.classes[int(p.probs.argmax())] == genus[p.id] for p in preds]) > 0.85
