@@ -87,7 +87,8 @@ class Augment:
 
     Attributes:
         fragment_prob: probability that an example is cut to a random fragment: a length drawn uniformly
-            from ``[min(fragment_min, L), L]`` at a uniform offset (residue targets are cut along).
+            from ``[fragment_min, L]`` at a uniform offset (residue targets are cut along); examples of at
+            most ``fragment_min`` positions stay whole.
         fragment_min: shortest fragment, in positions.
         noise_rate: per-position probability of a substitution: a uniformly drawn canonical token, or —
             one time in four — the fully ambiguous code (``N`` for DNA, ``X`` for proteins).
