@@ -241,9 +241,10 @@ def prepare_dataset(cfg: PrepareConfig) -> tuple[pd.DataFrame, dict]:
               "multilabel": multilabel.stratification_labels(kept["label"].tolist())}[cfg.task]
     split = _split_known_and_novel(kept, groups, labels, cfg)
     leakage = leakage_report(kept, split, cfg) if cfg.task == "residue" else None
-    if leakage and leakage["leaked"]:  # the search found what the clustering's prefilter missed: exclude
+    leaks = leakage.pop("reasons", {}) if leakage else {}
+    if leaks:  # the search found what the clustering's prefilter missed: exclude those chains
         split = split.astype(object)  # room for the longer name
-        for pos, reason in leakage.pop("reasons").items():
+        for pos, reason in leaks.items():
             split[pos], reasons.loc[records.index[usable][pos]] = EXCLUDED, reason
     records["group"] = -1
     records["split"] = EXCLUDED
@@ -255,7 +256,6 @@ def prepare_dataset(cfg: PrepareConfig) -> tuple[pd.DataFrame, dict]:
     evaluated = split != EXCLUDED
     summary = _summary(table, kept[evaluated], groups[evaluated], split[evaluated], cfg)
     if leakage is not None:
-        leakage.pop("reasons", None)
         summary["leakage"] = leakage
     return table, summary
 

@@ -336,8 +336,8 @@ def check_leakage(
         min_seq_id: Minimum fraction of identical aligned residues for a hit.
         coverage: Minimum alignment coverage for a hit, measured as set by ``cov_mode``.
         threads: CPU threads for mmseqs.
-        cov_mode: mmseqs ``--cov-mode``: 0 = both sequences, 2 = query only (as :func:`cluster_sequences`, which
-            (e.g. "≥ 50 % of the test chain's length").
+        cov_mode: mmseqs ``--cov-mode``: 0 = both sequences, 2 = query only (e.g. "≥ 50 % of the test chain's
+            length", the rule :func:`cluster_sequences` links by).
         max_seqs: Prefilter hits kept per query (mmseqs ``--max-seqs``); higher is more sensitive.
         workdir: Directory for temporary files.
 

@@ -36,7 +36,6 @@ _RANGES = {"dropout": (lambda v: 0 <= v < 1, "[0, 1)"), "focal_alpha": (lambda v
            "effective_beta": (lambda v: 0 <= v < 1, "[0, 1)"), "pos_weight": (lambda v: 0 <= v < math.inf, "[0, ∞)"),
            "label_smoothing": (lambda v: 0 <= v < 1, "[0, 1)"), "mixup_alpha": (lambda v: 0 <= v < math.inf, "[0, ∞)"),
            "distill_alpha": (lambda v: 0 <= v <= 1, "[0, 1]"),
-           "fragment_prob": (lambda v: 0 <= v <= 1, "[0, 1]"), "noise_rate": (lambda v: 0 <= v <= 1, "[0, 1]"),
            "distill_temperature": (lambda v: 0 < v < math.inf, "(0, ∞)")}
 
 
@@ -75,7 +74,7 @@ class TrainConfig:
     threads: int = 2
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "patience", "channels", "layers", "threads", "fragment_min"):
+        for name in ("epochs", "batch_size", "patience", "channels", "layers", "threads"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"Expected argument `{name}` to be ≥ 1, but got {getattr(self, name)}")
         for name, (test, interval) in _RANGES.items():
@@ -83,6 +82,11 @@ class TrainConfig:
                 raise InputError(f"Expected argument `{name}` to be in {interval}, but got {getattr(self, name)}")
         if self.lr <= 0:
             raise InputError(f"Expected argument `lr` to be > 0, but got {self.lr}")
+        self.augment()  # checks fragment_prob, fragment_min and noise_rate
+
+    def augment(self) -> Augment:
+        """The :class:`~seqxent.data.Augment` (training-time corruption) these settings describe."""
+        return Augment(self.fragment_prob, self.fragment_min, self.noise_rate)
 
     def loss_config(self) -> LossConfig:
         """The :class:`~seqxent.losses.LossConfig` these settings describe (``pos_weight`` is applied apart)."""
@@ -185,8 +189,7 @@ def train_model(data: PreparedData, cfg: TrainConfig, state_path: Path | None = 
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
     rng = np.random.default_rng(cfg.seed)
-    augment = Augment(cfg.fragment_prob, cfg.fragment_min, cfg.noise_rate)
-    train_collate = Collate(data.alphabet, cfg.max_length, rng, augment)
+    train_collate = Collate(data.alphabet, cfg.max_length, rng, cfg.augment())
     eval_collate = Collate(data.alphabet)
     log.info("%s: %d train / %d valid records, %d classes, %s with %d parameters on %s", data.name, len(train),
              len(valid), len(classes), kind, count_parameters(model), device)
