@@ -30,13 +30,22 @@ COMMANDS = {
 }
 
 
-def create_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one subparser per command."""
+def create_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with one subparser per command.
+
+    Args:
+        only: build the full subparser (importing the command's module) for this command alone; the others
+            get a bare entry that is enough for the top-level ``--help``. ``seqxent predict`` then starts
+            without importing the training, evaluation and plotting stacks (about 3 s on 2 cores).
+    """
     parser = argparse.ArgumentParser(prog="seqxent", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"seqxent {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(f"seqxent.commands.{name}")
         cmd = sub.add_parser(name, help=help_text, description=module.__doc__,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,9 +54,15 @@ def create_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_in(argv: list[str]) -> str | None:
+    """The first argument that names a command (options of the top-level parser take no values)."""
+    return next((arg for arg in argv if arg in COMMANDS), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run the command, and turn input errors into a clean message and exit status 2."""
-    parser = create_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = create_parser(only=_command_in(argv) or "")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

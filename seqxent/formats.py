@@ -38,6 +38,9 @@ class TsvWriter:
     def __init__(self, classes: list[str], task: str):
         self.classes, self.task = classes, task
         self.scores = list(SCORES) if task == "sequence" else []
+        # One %-format per row (C-level float formatting): a residue model writes a row per residue.
+        lead = 3 if task == "residue" else 1
+        self.row = "\t".join(["%s"] * (lead + 1) + ["%.4f"] * len(classes)) + "\t%s\n"
 
     def begin(self, out: TextIO) -> None:  # noqa: D102
         lead = ["id", "pos", "aa"] if self.task == "residue" else ["id"]
@@ -57,10 +60,7 @@ class TsvWriter:
         n = len(probs)
         residue = self.task == "residue"
         lead = zip([pred.id] * n, range(1, n + 1), pred.sequence, strict=True) if residue else [(pred.id,)]
-        # One %-format per row (C-level float formatting): a residue model writes a row per residue.
-        fmt = "\t".join(["%s"] * (3 if residue else 1) + ["%s"] + ["%.4f"] * len(self.classes))
-        fmt += "\t%s\n"
-        out.write("".join(fmt % (*head, label, *row, tail)
+        out.write("".join(self.row % (*head, label, *row, tail)
                           for head, label, row in zip(lead, labels, probs.tolist(), strict=True)))
 
     def end(self, out: TextIO) -> None:  # noqa: D102

@@ -18,10 +18,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from seqxent.errors import InputError
+
+if TYPE_CHECKING:  # pandas is imported where tables are read: `seqxent predict` never needs it
+    import pandas as pd
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -159,6 +161,8 @@ def read_table(path: Path | str, required: tuple[str, ...] = (), id_column: str 
         InputError: when the file is not a TSV table, a required column is missing, ids are empty or
             duplicated, or a cell holds a line break (a stray double quote joins the lines up to the next one).
     """
+    import pandas as pd
+
     path = Path(path)
     with open_text(path) as handle:
         try:

@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 import torch
-from scipy.optimize import minimize_scalar
-from scipy.special import expit
 
 from seqxent.calibration import MAX_TEMPERATURE, MIN_TEMPERATURE
 from seqxent.errors import InputError
@@ -122,6 +120,8 @@ def sigmoid(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """
     if not temperature > 0:
         raise InputError(f"Expected argument `temperature` to be > 0, but got {temperature}")
+    from scipy.special import expit  # here, not at the top: scipy adds ~0.5 s to every `seqxent predict` start
+
     return expit(np.asarray(logits, dtype=np.float64) / temperature)
 
 
@@ -246,6 +246,8 @@ def fit_sigmoid_temperature(logits: np.ndarray, target: np.ndarray) -> float:
                          f"{logits.shape} and {target.shape}")
     if not np.isfinite(logits).all():
         raise InputError("Expected argument `logits` to be finite, but got NaN or infinite values")
+    from scipy.optimize import minimize_scalar  # here, not at the top: see `sigmoid`
+
     low, high = math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE)
     found = minimize_scalar(lambda log_t: sigmoid_nll(logits, target, math.exp(log_t)), bounds=(low, high),
                             method="bounded", options={"xatol": 1e-7})

@@ -52,24 +52,17 @@ def _chunks(records: Iterable[FastaRecord], size: int) -> Iterator[list[FastaRec
         yield chunk
 
 
-def _check(rec: FastaRecord, ckpt: Checkpoint) -> tuple[str, str]:
+def _check(rec: FastaRecord, ckpt: Checkpoint) -> tuple[str, str, np.ndarray | None]:
+    """``(cleaned sequence, skip reason or "", codes or None)`` of one record."""
     seq = ckpt.alphabet.clean(rec.sequence)
     if not seq:
-        return seq, "empty sequence"
-    bad = [] if _is_valid(seq, ckpt) else ckpt.alphabet.invalid_characters(seq)
-    if bad:
-        shown = ", ".join(f"{c!r} at position {p + 1}" for p, c in bad[:3])
-        return seq, f"invalid {ckpt.alphabet.name} character(s): {shown}"
-    return seq, ""
-
-
-def _is_valid(seq: str, ckpt: Checkpoint) -> bool:
-    """Vectorised validity check (``invalid_characters`` loops in Python, so it only runs to name the problem)."""
+        return seq, "empty sequence", None
     try:
-        ckpt.alphabet.to_codes(seq)
+        return seq, "", ckpt.alphabet.to_codes(seq)  # vectorised; the error path names the characters
     except InputError:
-        return False
-    return True
+        bad = ckpt.alphabet.invalid_characters(seq)
+        shown = ", ".join(f"{c!r} at position {p + 1}" for p, c in bad[:3])
+        return seq, f"invalid {ckpt.alphabet.name} character(s): {shown}", None
 
 
 def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size: int = 64,
@@ -102,22 +95,23 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
     # The engine computes the next chunk in the background while this one is yielded (and written).
     for (chunk, checked), logits in engine.map_chunks(prepared, batch_size, max_tokens):
         novelty = iter(_novelty(logits, ckpt.task, temperature))
-        logits = iter(logits)
+        # Sequence models: one (N, K) array per chunk, so the softmax runs once, not once per record.
+        probs = iter(activation(np.stack(logits), temperature) if logits and logits[0].ndim == 1
+                     else (activation(z, temperature) for z in logits))
         for rec, (seq, why) in zip(chunk, checked, strict=True):
             if why:
                 yield Prediction(rec.id, seq, None, why)
                 continue
             scores = next(novelty)
             abstained = bool(rule is not None and scores is not None and rule.abstains(scores))
-            yield Prediction(rec.id, seq, activation(next(logits), temperature), novelty=scores, abstained=abstained)
+            yield Prediction(rec.id, seq, next(probs), novelty=scores, abstained=abstained)
 
 
 def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint) -> tuple[tuple[list, list], list[Example]]:
     """``((chunk, checks), examples)``: each record's cleaned sequence and skip reason, and the valid ones encoded."""
     checked = [_check(rec, ckpt) for rec in chunk]
-    examples = [Example(rec.id, ckpt.alphabet.to_codes(seq))
-                for rec, (seq, why) in zip(chunk, checked, strict=True) if not why]
-    return (chunk, checked), examples
+    examples = [Example(rec.id, codes) for rec, (_, why, codes) in zip(chunk, checked, strict=True) if not why]
+    return (chunk, [(seq, why) for seq, why, _ in checked]), examples
 
 
 def _novelty(logits: list[np.ndarray], task: str, temperature: float) -> list[dict[str, float] | None]:
