@@ -1,8 +1,9 @@
 """Output formats of ``seqxent predict``: TSV, PSIPRED ``.ss2`` and ``.horiz``, and JSON.
 
 Each format is a writer class with ``begin``, ``write`` (one :class:`~seqxent.predict.Prediction`) and
-``end``, chosen from :data:`FORMATS` (a dispatch table, not an if-chain). Writers stream: they never hold
-more than one record. Skipped records are written with their reason, so every input id appears.
+``end``, chosen from :data:`FORMATS` (a dispatch table, not an if-chain; multi-label models from
+:data:`MULTILABEL_FORMATS`). Writers stream: they never hold more than one record. Skipped records are
+written with their reason, so every input id appears.
 
 Probabilities are printed with 4 decimals (3 in ``.ss2``, as PSIPRED does).
 """
@@ -15,7 +16,7 @@ from typing import TextIO
 import numpy as np
 
 from seqxent.errors import InputError
-from seqxent.multilabel import THRESHOLD, get_multilabel_writer
+from seqxent.multilabel import THRESHOLD, check_threshold, predicted_labels, split_labels
 from seqxent.novelty import SCORES, UNASSIGNED
 from seqxent.predict import Prediction
 
@@ -81,22 +82,23 @@ class JsonWriter:
         out.write("[")
 
     def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
-        obj: dict = {"id": pred.id}
-        if pred.probs is None:
-            obj["status"] = f"skipped: {pred.skipped}"
-        else:
-            top = pred.probs.argmax(axis=-1)
-            labels = [self.classes[i] for i in np.atleast_1d(top)]
-            obj["label"] = "".join(labels) if self.task == "residue" else labels[0]
-            if pred.abstained:
-                obj["label"] = UNASSIGNED
-            # float64 before rounding: a rounded float32 prints as 0.1234000027179718 in JSON.
-            obj["probs"] = {c: np.round(pred.probs[..., k].astype(np.float64), 4).tolist()
-                            for k, c in enumerate(self.classes)}
-            obj.update({name: round(value, 4) for name, value in (pred.novelty or {}).items()})
-            obj["status"] = PREDICTED
+        obj = {"id": pred.id, "status": f"skipped: {pred.skipped}"} if pred.probs is None else self.record(pred)
         out.write(("\n" if self.first else ",\n") + json.dumps(obj))
         self.first = False
+
+    def record(self, pred: Prediction) -> dict:
+        """The JSON object of a predicted record."""
+        top = pred.probs.argmax(axis=-1)
+        labels = [self.classes[i] for i in np.atleast_1d(top)]
+        obj: dict = {"id": pred.id, "label": "".join(labels) if self.task == "residue" else labels[0]}
+        if pred.abstained:
+            obj["label"] = UNASSIGNED
+        # float64 before rounding: a rounded float32 prints as 0.1234000027179718 in JSON.
+        obj["probs"] = {c: np.round(pred.probs[..., k].astype(np.float64), 4).tolist()
+                        for k, c in enumerate(self.classes)}
+        obj.update({name: round(value, 4) for name, value in (pred.novelty or {}).items()})
+        obj["status"] = PREDICTED
+        return obj
 
     def end(self, out: TextIO) -> None:  # noqa: D102
         out.write("\n]\n")
@@ -117,6 +119,14 @@ class _ThreeStateWriter:
     def end(self, out: TextIO) -> None:  # noqa: D102
         pass
 
+    def write(self, out: TextIO, pred: Prediction) -> None:
+        """The format's header line and the record id, then :meth:`body` (or the skip reason)."""
+        out.write(f"{self.header}\n# {pred.id}\n\n")
+        if pred.probs is None:
+            out.write(f"# skipped: {pred.skipped}\n\n")
+            return
+        self.body(out, pred)
+
     def _states(self, probs: np.ndarray) -> tuple[str, np.ndarray]:
         order = [self.col["C"], self.col["H"], self.col["E"]]
         che = probs[:, order]  # (L, 3) in PSIPRED's column order C, H, E
@@ -126,11 +136,9 @@ class _ThreeStateWriter:
 class Ss2Writer(_ThreeStateWriter):
     """PSIPRED VFORMAT (``.ss2``): ``pos aa state p_C p_H p_E`` per residue; one block per record."""
 
-    def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
-        out.write(f"# PSIPRED VFORMAT (seqxent)\n# {pred.id}\n\n")
-        if pred.probs is None:
-            out.write(f"# skipped: {pred.skipped}\n\n")
-            return
+    header = "# PSIPRED VFORMAT (seqxent)"
+
+    def body(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
         states, che = self._states(pred.probs)
         for i, (aa, state, p) in enumerate(zip(pred.sequence, states, che, strict=True)):
             out.write(f"{i + 1:4d} {aa} {state}   {p[0]:.3f}  {p[1]:.3f}  {p[2]:.3f}\n")
@@ -143,13 +151,9 @@ class HorizWriter(_ThreeStateWriter):
     ``Conf`` is PSIPRED's 0–9 confidence: ``min(9, int(10 · (p_top − p_second)))``.
     """
 
-    width = 60
+    header, width = "# PSIPRED HFORMAT (seqxent)", 60
 
-    def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
-        out.write(f"# PSIPRED HFORMAT (seqxent)\n# {pred.id}\n\n")
-        if pred.probs is None:
-            out.write(f"# skipped: {pred.skipped}\n\n")
-            return
+    def body(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
         states, che = self._states(pred.probs)
         top2 = np.sort(che, axis=1)[:, -2:]
         conf = "".join(str(min(9, int(10 * (b - a)))) for a, b in top2)
@@ -160,17 +164,61 @@ class HorizWriter(_ThreeStateWriter):
             out.write(f"  AA: {pred.sequence[s:e]}\n      {ruler}\n\n")
 
 
+class MultilabelTsvWriter:
+    """TSV of multi-label predictions: ``id``, ``label``, one ``p_<label>`` per label, ``status``.
+
+    ``label`` joins with ``;`` the labels whose probability is at least ``threshold`` (empty when none);
+    the probabilities are independent sigmoids, so they need not sum to 1.
+    """
+
+    def __init__(self, classes: list[str], threshold: float = THRESHOLD):
+        self.classes, self.threshold = classes, check_threshold(threshold)
+
+    def begin(self, out: TextIO) -> None:  # noqa: D102
+        out.write("\t".join(["id", "label"] + [f"p_{c}" for c in self.classes] + ["status"]) + "\n")
+
+    def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
+        if pred.probs is None:
+            cells = [pred.id, *[""] * (len(self.classes) + 1), f"skipped: {pred.skipped}"]
+        else:
+            cells = [pred.id, predicted_labels(pred.probs, self.classes, self.threshold),
+                     *(f"{p:.4f}" for p in pred.probs), PREDICTED]
+        out.write("\t".join(cells) + "\n")
+
+    def end(self, out: TextIO) -> None:  # noqa: D102
+        pass
+
+
+class MultilabelJsonWriter(JsonWriter):
+    """A JSON array: per record ``id``, ``label`` (``;``-joined), ``labels`` (list), ``probs``, ``status``."""
+
+    def __init__(self, classes: list[str], threshold: float = THRESHOLD):
+        super().__init__(classes, "multilabel")
+        self.threshold = check_threshold(threshold)
+
+    def record(self, pred: Prediction) -> dict:  # noqa: D102
+        label = predicted_labels(pred.probs, self.classes, self.threshold)
+        return {"id": pred.id, "label": label, "labels": split_labels(label),
+                "probs": {c: round(float(p), 4) for c, p in zip(self.classes, pred.probs, strict=True)},
+                "status": PREDICTED}
+
+
 FORMATS = {"tsv": TsvWriter, "ss2": Ss2Writer, "horiz": HorizWriter, "json": JsonWriter}
+MULTILABEL_FORMATS = {"tsv": MultilabelTsvWriter, "json": MultilabelJsonWriter}
 
 
 def get_writer(fmt: str, classes: list[str], task: str, threshold: float = THRESHOLD):
     """The writer for format ``fmt``; ``threshold`` is the probability at which multilabel models predict a label.
 
     Raises:
-        InputError: for an unknown format, or a PSIPRED format with a model that is not 3-state.
+        InputError: for an unknown format, a PSIPRED format with a model that is not 3-state, a format other
+            than ``tsv`` or ``json`` for a multilabel model, or a threshold outside [0, 1].
     """
     if fmt not in FORMATS:
         raise InputError(f"Expected argument `format` to be one of {sorted(FORMATS)}, but got {fmt!r}")
     if task == "multilabel":  # label sets: see seqxent.multilabel
-        return get_multilabel_writer(fmt, classes, threshold)
+        if fmt not in MULTILABEL_FORMATS:
+            raise InputError(f"Expected argument `format` to be one of {sorted(MULTILABEL_FORMATS)} for a "
+                             f"multilabel model, but got {fmt!r}")
+        return MULTILABEL_FORMATS[fmt](classes, threshold)
     return FORMATS[fmt](classes, task)

@@ -11,11 +11,10 @@ threshold (0.5 by default).
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,7 +24,7 @@ from seqxent.errors import InputError
 from seqxent.losses import LossOutput, multilabel_bce
 
 if TYPE_CHECKING:  # pragma: no cover
-    from seqxent.predict import Prediction
+    pass
 
 #: Joins the labels of one record in the prepared table and in predictions.
 SEPARATOR = ";"
@@ -260,71 +259,3 @@ def calibrate_multilabel(logits: np.ndarray, target: np.ndarray) -> tuple[float,
     temperature = fit_sigmoid_temperature(logits, target)
     return temperature, {"valid_nll_before": sigmoid_nll(logits, target),
                          "valid_nll_after": sigmoid_nll(logits, target, temperature)}
-
-
-# --------------------------------------------------------------------------- predict output
-
-
-class MultilabelTsvWriter:
-    """TSV of multi-label predictions: ``id``, ``label``, one ``p_<label>`` per label, ``status``.
-
-    ``label`` joins with ``;`` the labels whose probability is at least ``threshold`` (empty when none);
-    the probabilities are independent sigmoids, so they need not sum to 1.
-    """
-
-    def __init__(self, classes: list[str], threshold: float = THRESHOLD):
-        self.classes, self.threshold = classes, check_threshold(threshold)
-
-    def begin(self, out: TextIO) -> None:  # noqa: D102
-        out.write("\t".join(["id", "label"] + [f"p_{c}" for c in self.classes] + ["status"]) + "\n")
-
-    def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
-        if pred.probs is None:
-            cells = [pred.id, *[""] * (len(self.classes) + 1), f"skipped: {pred.skipped}"]
-        else:
-            cells = [pred.id, predicted_labels(pred.probs, self.classes, self.threshold),
-                     *(f"{p:.4f}" for p in pred.probs), "predicted"]
-        out.write("\t".join(cells) + "\n")
-
-    def end(self, out: TextIO) -> None:  # noqa: D102
-        pass
-
-
-class MultilabelJsonWriter:
-    """A JSON array: per record ``id``, ``label`` (``;``-joined), ``labels`` (list), ``probs``, ``status``."""
-
-    def __init__(self, classes: list[str], threshold: float = THRESHOLD):
-        self.classes, self.threshold, self.first = classes, check_threshold(threshold), True
-
-    def begin(self, out: TextIO) -> None:  # noqa: D102
-        out.write("[")
-
-    def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
-        obj: dict = {"id": pred.id}
-        if pred.probs is None:
-            obj["status"] = f"skipped: {pred.skipped}"
-        else:
-            label = predicted_labels(pred.probs, self.classes, self.threshold)
-            obj.update(label=label, labels=split_labels(label),
-                       probs={c: round(float(p), 4) for c, p in zip(self.classes, pred.probs, strict=True)},
-                       status="predicted")
-        out.write(("\n" if self.first else ",\n") + json.dumps(obj))
-        self.first = False
-
-    def end(self, out: TextIO) -> None:  # noqa: D102
-        out.write("\n]\n")
-
-
-WRITERS = {"tsv": MultilabelTsvWriter, "json": MultilabelJsonWriter}
-
-
-def get_multilabel_writer(fmt: str, classes: list[str], threshold: float = THRESHOLD):
-    """The writer of format ``fmt`` for a multi-label model.
-
-    Raises:
-        InputError: for a format other than ``tsv`` or ``json``, or a threshold outside [0, 1].
-    """
-    if fmt not in WRITERS:
-        raise InputError(f"Expected argument `format` to be one of {sorted(WRITERS)} for a multilabel model, "
-                         f"but got {fmt!r}")
-    return WRITERS[fmt](classes, threshold)
