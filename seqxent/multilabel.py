@@ -1,4 +1,4 @@
-"""Multi-label sequence classification: label sets, multi-hot targets, the loss, sigmoid temperature, outputs.
+"""Multi-label sequence classification: label sets, multi-hot targets, the loss, sigmoid temperature.
 
 A multi-label record carries a *set* of labels (e.g. the countries where a barcode's BIN was sampled). In
 the prepared table (``dataset.tsv.gz``) the set is one string, its labels sorted, deduplicated and joined
@@ -6,7 +6,7 @@ by ``;`` (``"Canada;United States"``). The network is the sequence CNN with one 
 logits, independent sigmoids, trained with the sum over labels of binary cross-entropies
 (:func:`seqxent.losses.multilabel_bce`). Calibration divides every logit by one shared temperature, fitted
 by minimising that loss on the validation split; a label is predicted when its probability is at least a
-threshold (0.5 by default).
+threshold (0.5 by default); :mod:`seqxent.formats` writes the predictions.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -22,9 +21,6 @@ import torch
 from seqxent.calibration import MAX_TEMPERATURE, MIN_TEMPERATURE
 from seqxent.errors import InputError
 from seqxent.losses import LossOutput, multilabel_bce
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 
 #: Joins the labels of one record in the prepared table and in predictions.
 SEPARATOR = ";"
