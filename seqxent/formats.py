@@ -11,6 +11,7 @@ Probabilities are printed with 4 decimals (3 in ``.ss2``, as PSIPRED does).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TextIO
 
 import numpy as np
@@ -31,14 +32,15 @@ class TsvWriter:
     """Tab-separated: one row per record (sequence models) or per residue (residue models).
 
     Columns: ``id``, [``pos``, ``aa``,] ``label``, one ``p_<class>`` per class, for sequence models the
-    novelty scores ``energy``, ``msp`` and ``nll`` (higher = more likely a class the model does not know), and
+    novelty scores ``energy``, ``msp``, ``nll`` and, for models with a k-mer reference, ``kmer_distance``
+    (higher = more likely a class the model does not know; ``scores`` names them), and
     ``status`` (``predicted`` or ``skipped: <reason>``; a skipped record gets one row with empty fields). The
     label is ``unassigned`` when the checkpoint's abstain rule fired.
     """
 
-    def __init__(self, classes: list[str], task: str):
+    def __init__(self, classes: list[str], task: str, scores: Sequence[str] | None = None):
         self.classes, self.task = classes, task
-        self.scores = list(SCORES) if task == "sequence" else []
+        self.scores = [] if task != "sequence" else list(SCORES if scores is None else scores)
         # One %-format per row (C-level float formatting): a residue model writes a row per residue.
         lead = 3 if task == "residue" else 1
         self.row = "\t".join(["%s"] * (lead + 1) + ["%.4f"] * len(classes)) + "\t%s\n"
@@ -75,8 +77,8 @@ class JsonWriter:
     is ``unassigned`` when the checkpoint's abstain rule fired.
     """
 
-    def __init__(self, classes: list[str], task: str):
-        self.classes, self.task, self.first = classes, task, True
+    def __init__(self, classes: list[str], task: str, scores: Sequence[str] | None = None):
+        self.classes, self.task, self.first = classes, task, True  # every score of a record is written
 
     def begin(self, out: TextIO) -> None:  # noqa: D102
         out.write("[")
@@ -107,7 +109,7 @@ class JsonWriter:
 class _ThreeStateWriter:
     """Shared checks of the PSIPRED formats: residue models with exactly the classes H, E, C."""
 
-    def __init__(self, classes: list[str], task: str):
+    def __init__(self, classes: list[str], task: str, scores: Sequence[str] | None = None):
         if task != "residue" or sorted(classes) != ["C", "E", "H"]:
             raise InputError(f"Expected a 3-state residue model (classes C, E, H) for this format, "
                              f"but got a {task} model with classes {classes}")
@@ -207,8 +209,12 @@ FORMATS = {"tsv": TsvWriter, "ss2": Ss2Writer, "horiz": HorizWriter, "json": Jso
 MULTILABEL_FORMATS = {"tsv": MultilabelTsvWriter, "json": MultilabelJsonWriter}
 
 
-def get_writer(fmt: str, classes: list[str], task: str, threshold: float = THRESHOLD):
-    """The writer for format ``fmt``; ``threshold`` is the probability at which multilabel models predict a label.
+def get_writer(fmt: str, classes: list[str], task: str, threshold: float = THRESHOLD,
+               scores: Sequence[str] | None = None):
+    """The writer for format ``fmt``.
+
+    ``threshold`` is the probability at which multilabel models predict a label; ``scores`` names the
+    novelty-score columns of a sequence model (default: energy, msp, nll).
 
     Raises:
         InputError: for an unknown format, a PSIPRED format with a model that is not 3-state, a format other
@@ -221,4 +227,4 @@ def get_writer(fmt: str, classes: list[str], task: str, threshold: float = THRES
             raise InputError(f"Expected argument `format` to be one of {sorted(MULTILABEL_FORMATS)} for a "
                              f"multilabel model, but got {fmt!r}")
         return MULTILABEL_FORMATS[fmt](classes, threshold)
-    return FORMATS[fmt](classes, task)
+    return FORMATS[fmt](classes, task, scores)

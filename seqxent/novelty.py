@@ -13,7 +13,10 @@ This module wires the building blocks of :mod:`seqxent.ood` into the commands:
 
 All scores are novelty scores, higher = more likely out-of-distribution, computed at a temperature ``T``
 (the fitted one by default): ``energy = -T * logsumexp(z / T)``, ``msp = 1 - max softmax(z / T)`` and
-``nll = -log max softmax(z / T)``, so ``msp`` and ``nll`` agree with the calibrated probabilities.
+``nll = -log max softmax(z / T)``, so ``msp`` and ``nll`` agree with the calibrated probabilities. DNA
+barcode models also carry their training sequences (:mod:`seqxent.reference`) and score
+``kmer_distance``: the share of a query's 12-mers that its closest training record lacks. It needs no
+logits and no temperature, and it is the one that notices held-out species (docs/calibration.md).
 """
 
 from __future__ import annotations
@@ -28,27 +31,34 @@ import numpy.typing as npt
 
 from seqxent.ood import energy_score, msp_score, nll_score, ood_metrics, threshold_for_recall
 
-#: Names of the novelty scores, in output column order.
+#: Names of the novelty scores computed from logits, in output column order.
 SCORES = ("energy", "msp", "nll")
+#: The novelty score of a model with a reference (:class:`seqxent.reference.KmerReference`).
+REFERENCE_SCORE = "kmer_distance"
+#: Every score an abstain rule can use.
+ALL_SCORES = (*SCORES, REFERENCE_SCORE)
 #: Split name of the records of held-out classes in the prepared data set.
 NOVEL = "novel"
 #: Label given to an item whose novelty score is above the threshold.
 UNASSIGNED = "unassigned"
 
 
-def novelty_scores(logits: npt.ArrayLike, temperature: float = 1.0) -> dict[str, np.ndarray]:
+def novelty_scores(logits: npt.ArrayLike, temperature: float = 1.0,
+                   distance: npt.ArrayLike | None = None) -> dict[str, np.ndarray]:
     """Energy, MSP and NLL novelty scores of logits at a temperature (higher = more likely novel).
 
     Args:
         logits: Logits of shape ``(N, C)``.
         temperature: A finite number larger than 0 dividing the logits, e.g. the fitted temperature.
+        distance: The items' k-mer distances to the model's reference ``(N,)``, added as
+            ``kmer_distance`` (:data:`REFERENCE_SCORE`); None for a model without a reference.
 
     Returns:
-        Dict ``score name -> float64 array (N,)`` with the keys of :data:`SCORES`.
+        Dict ``score name -> float64 array (N,)`` with the keys of :data:`SCORES` (and ``kmer_distance``).
 
     Raises:
-        ValueError: If ``logits`` is not a finite ``(N, C)`` array or ``temperature`` is not a finite number
-            larger than 0.
+        ValueError: If ``logits`` is not a finite ``(N, C)`` array, ``temperature`` is not a finite number
+            larger than 0, or ``distance`` does not have one value per item.
 
     Example:
         >>> {k: v.round(4).tolist() for k, v in novelty_scores([[2.0, 0.0]], temperature=2.0).items()}
@@ -56,7 +66,14 @@ def novelty_scores(logits: npt.ArrayLike, temperature: float = 1.0) -> dict[str,
     """
     z = np.asarray(logits, dtype=np.float64)
     energy = energy_score(z, temperature)  # validates logits and temperature first
-    return {"energy": energy, "msp": msp_score(z / temperature), "nll": nll_score(z / temperature)}
+    scores = {"energy": energy, "msp": msp_score(z / temperature), "nll": nll_score(z / temperature)}
+    if distance is not None:
+        distance = np.asarray(distance, dtype=np.float64)
+        if distance.shape != energy.shape:
+            raise ValueError(f"Expected argument `distance` to hold one value per item {energy.shape}, "
+                             f"but got shape {distance.shape}")
+        scores[REFERENCE_SCORE] = distance
+    return scores
 
 
 @dataclass(frozen=True)
@@ -105,30 +122,45 @@ class AbstainRule:
         return None if not stored else cls(**{key: stored[key] for key in cls.__dataclass_fields__})
 
 
+def score_names(meta: Mapping | None) -> list[str]:
+    """The novelty scores a sequence model's predictions carry (``kmer_distance`` only with a reference).
+
+    Example:
+        >>> score_names({}), score_names({"reference": {"k": 12}})[-1]
+        (['energy', 'msp', 'nll'], 'kmer_distance')
+    """
+    return [*SCORES, REFERENCE_SCORE] if (meta or {}).get("reference") else list(SCORES)
+
+
 def fit_abstain_rule(logits: npt.ArrayLike, temperature: float = 1.0, score: str = "energy",
-                     recall: float = 0.95) -> AbstainRule:
+                     recall: float = 0.95, distance: npt.ArrayLike | None = None) -> AbstainRule:
     """Choose the threshold of ``score`` that keeps a share ``recall`` of in-distribution (validation) items.
 
     Args:
         logits: Validation logits of shape ``(N, C)``.
         temperature: Temperature of the scores (the fitted temperature).
-        score: One of :data:`SCORES`.
+        score: One of :data:`ALL_SCORES`.
         recall: Target in-distribution recall, in ``(0, 1]``.
+        distance: Validation k-mer distances ``(N,)``; needed for ``score="kmer_distance"``.
 
     Returns:
         The :class:`AbstainRule`; its threshold is :func:`seqxent.ood.threshold_for_recall` of the scores.
 
     Raises:
-        ValueError: For an unknown ``score``, a ``recall`` outside ``(0, 1]``, or bad logits or temperature.
+        ValueError: For an unknown ``score``, ``kmer_distance`` without distances, a ``recall`` outside
+            ``(0, 1]``, or bad logits or temperature.
 
     Example:
         >>> rule = fit_abstain_rule([[3.0, 0.0], [1.0, 0.0], [0.0, 0.0]], score="nll", recall=0.6)
         >>> round(rule.threshold, 4)  # keeps 2 of 3 items: the second-lowest NLL, log(1 + e^-1)
         0.3133
     """
-    if score not in SCORES:
-        raise ValueError(f"Expected argument `score` to be one of {list(SCORES)}, but got {score!r}")
-    values = novelty_scores(logits, temperature)[score]
+    if score not in ALL_SCORES:
+        raise ValueError(f"Expected argument `score` to be one of {list(ALL_SCORES)}, but got {score!r}")
+    if score == REFERENCE_SCORE and distance is None:
+        raise ValueError(f"Expected k-mer distances for score {score!r} (a model with a reference of training "
+                         f"sequences: DNA sequence tasks), but got none")
+    values = novelty_scores(logits, temperature, distance)[score]
     return AbstainRule(score, threshold_for_recall(values, recall), float(recall), float(temperature),
                        int(values.size))
 
@@ -174,19 +206,21 @@ def hold_out_classes(labels: Sequence[str], fraction: float, seed: int = 1) -> l
 
 @dataclass
 class NoveltyInputs:
-    """Logits of the three item sets of a novel-class evaluation.
+    """Logits (and k-mer distances) of the three item sets of a novel-class evaluation.
 
     Attributes:
         valid: Validation logits ``(N_valid, C)``: thresholds are chosen on them.
         test: Test logits ``(N_test, C)``: the in-distribution items.
         test_target: True classes of the test items ``(N_test,)``.
         novel: Logits of records of held-out classes ``(N_novel, C)``: the out-of-distribution items.
+        distances: ``(valid, test, novel)`` k-mer distances to the model's reference, or None.
     """
 
     valid: np.ndarray
     test: np.ndarray
     test_target: np.ndarray
     novel: np.ndarray
+    distances: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def evaluate_novelty(inputs: NoveltyInputs, rule: AbstainRule,
@@ -197,11 +231,12 @@ def evaluate_novelty(inputs: NoveltyInputs, rule: AbstainRule,
     entry ``"<score> T=<t>"`` holds ``auroc``, ``aupr``, ``fpr95`` (:func:`seqxent.ood.ood_metrics`, novel =
     positive), and, at the threshold chosen on validation for ``rule.recall``: ``threshold``,
     ``test_recall`` (share of test items kept), ``over_classification`` (share of novel items wrongly kept,
-    i.e. given a known label) and ``accuracy_kept`` (accuracy of the kept test items). The top-level scalars
-    report the rule itself (the ``predict`` default) and the entry with the best AUROC.
+    i.e. given a known label) and ``accuracy_kept`` (accuracy of the kept test items). With distances, the
+    entry ``kmer_distance`` (no temperature) holds the same. The top-level scalars report the rule itself
+    (the ``predict`` default) and the entry with the best AUROC.
 
     Args:
-        inputs: Validation, test and novel logits.
+        inputs: Validation, test and novel logits (and distances).
         rule: The abstain rule of the checkpoint (or fitted for this evaluation).
         temperatures: Further temperatures to score at.
 
@@ -209,7 +244,8 @@ def evaluate_novelty(inputs: NoveltyInputs, rule: AbstainRule,
         A JSON-serialisable dict (the ``ood`` block of metrics.json).
 
     Raises:
-        ValueError: If an item set is empty, or a temperature is not a finite number larger than 0.
+        ValueError: If an item set is empty, a temperature is not a finite number larger than 0, or the rule
+            uses ``kmer_distance`` without distances.
     """
     correct = np.asarray(inputs.test).argmax(axis=1) == np.asarray(inputs.test_target)
     entries = {}
@@ -217,8 +253,13 @@ def evaluate_novelty(inputs: NoveltyInputs, rule: AbstainRule,
         scores = [novelty_scores(z, t) for z in (inputs.valid, inputs.test, inputs.novel)]
         for score in SCORES:
             entries[f"{score} {name}"] = _score_entry(*(s[score] for s in scores), correct, rule.recall)
-    selected = entries[f"{rule.score} T=cal"]
-    best = max(entries, key=lambda key: entries[key]["auroc"])
+    if inputs.distances is not None:
+        entries[REFERENCE_SCORE] = _score_entry(*inputs.distances, correct, rule.recall)
+    key = rule.score if rule.score == REFERENCE_SCORE else f"{rule.score} T=cal"
+    if key not in entries:
+        raise ValueError(f"Expected k-mer distances for the abstain rule's score {rule.score!r}, but got none")
+    selected = entries[key]
+    best = max(entries, key=lambda k: entries[k]["auroc"])
     return {"n_test": int(correct.size), "n_novel": int(len(inputs.novel)), "score": rule.score,
             "temperature": rule.temperature, "recall_target": rule.recall, "threshold": rule.threshold,
             "test_recall": selected["test_recall"], "over_classification": selected["over_classification"],

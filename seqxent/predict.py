@@ -21,6 +21,7 @@ from seqxent.inference import softmax
 from seqxent.io import FastaRecord, iter_fasta
 from seqxent.multilabel import sigmoid
 from seqxent.novelty import AbstainRule, novelty_scores
+from seqxent.reference import KmerReference
 
 
 @dataclass
@@ -34,7 +35,8 @@ class Prediction:
             (multilabel models), or None when skipped.
         skipped: the reason the record was not predicted ("" when it was).
         novelty: sequence models: the novelty scores (energy, msp, nll; :mod:`seqxent.novelty`) at the
-            temperature of ``probs``; None for residue models and skipped records.
+            temperature of ``probs``, and kmer_distance for models with a k-mer reference; None for residue
+            models and skipped records.
         abstained: whether the abstain rule of the checkpoint turned the label into ``unassigned``.
     """
 
@@ -93,8 +95,12 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
     rule = AbstainRule.from_meta(ckpt.meta) if abstain and calibrated else None
     prepared = (_prepare(chunk, ckpt) for chunk in _chunks(records, chunk_size))
     # The engine computes the next chunk in the background while this one is yielded (and written).
+    reference = KmerReference.from_meta(ckpt.meta) if ckpt.task == "sequence" else None
     for (chunk, checked), logits in engine.map_chunks(prepared, batch_size, max_tokens):
-        novelty = iter(_novelty(logits, ckpt.task, temperature))
+        distance = None
+        if reference is not None and logits:
+            distance = reference.distance([seq for seq, why in checked if not why])
+        novelty = iter(_novelty(logits, ckpt.task, temperature, distance))
         # Sequence models: one (N, K) array per chunk, so the softmax runs once, not once per record.
         probs = iter(activation(np.stack(logits), temperature) if logits and logits[0].ndim == 1
                      else (activation(z, temperature) for z in logits))
@@ -114,11 +120,12 @@ def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint) -> tuple[tuple[list, li
     return (chunk, [(seq, why) for seq, why, _ in checked]), examples
 
 
-def _novelty(logits: list[np.ndarray], task: str, temperature: float) -> list[dict[str, float] | None]:
+def _novelty(logits: list[np.ndarray], task: str, temperature: float,
+             distance: np.ndarray | None) -> list[dict[str, float] | None]:
     """Novelty scores of each record of a chunk (sequence models; None for residue models)."""
     if task != "sequence" or not logits:
         return [None] * len(logits)
-    scores = novelty_scores(np.stack(logits), temperature)  # (N, K) -> {name: (N,)}
+    scores = novelty_scores(np.stack(logits), temperature, distance)  # (N, K) -> {name: (N,)}
     return [{name: float(values[i]) for name, values in scores.items()} for i in range(len(logits))]
 
 

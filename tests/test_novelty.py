@@ -31,6 +31,7 @@ from seqxent.novelty import (
 )
 from seqxent.predict import predict_records
 from seqxent.prepare import PrepareConfig, prepare_dataset
+from seqxent.reference import KmerReference
 
 LOGITS = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, -1.0], [1.0, 2.0, 3.0], [-2.0, 5.0, 0.5]])
 
@@ -378,7 +379,7 @@ def test_predict_cli_writes_unassigned_and_no_abstain_keeps_labels(prepared, cal
         assert main(argv) == 0
         rows = [line.split("\t") for line in out.read_text().splitlines()]
         header = rows[0]
-        assert header[-4:] == ["energy", "msp", "nll", "status"]
+        assert header[-5:] == ["energy", "msp", "nll", "kmer_distance", "status"]  # a DNA model: with a reference
         labels = {row[1] for row in rows[1:] if row[-1] == "predicted"}
         assert labels <= expected and len(rows) == 4
 
@@ -443,3 +444,47 @@ def test_evaluate_cli_rejects_bad_decisions(prepared, tmp_path, capsys, decision
             "--output", str(tmp_path / "m.json"), "--bootstrap", "5", "--decisions", decisions]
     assert main(argv) == 2
     assert message in capsys.readouterr().err and not (tmp_path / "m.json").exists()
+
+
+# --- the k-mer reference (kmer_distance) ----------------------------------------------------------------------
+
+
+def test_calibrate_stores_the_training_sequences_and_a_kmer_distance_rule(prepared):
+    out = prepared / "model_kmer.pt"
+    argv = ["-q", "calibrate", "--model", str(prepared / "model_raw.pt"), "--dataset",
+            str(prepared / "dataset.tsv.gz"), "--output", str(out), "--ood-score", "kmer_distance"]
+    assert main(argv) == 0
+    ckpt = load_checkpoint(out)
+    data = read_dataset(prepared / "dataset.tsv.gz")
+    reference = KmerReference.from_meta(ckpt.meta)
+    assert reference.sequences == sorted(set(data.split("train")["sequence"]))
+    assert (reference.k, reference.scaled) == (12, 1)
+    valid = data.split("valid")["sequence"].tolist()
+    expected = fit_abstain_rule(np.zeros((len(valid), 2)), ckpt.temperature, "kmer_distance", 0.95,
+                                reference.distance(valid))
+    assert AbstainRule.from_meta(ckpt.meta) == expected
+    # predict: the distance of every record, and `unassigned` exactly above the threshold
+    records = _records(prepared)
+    preds = list(predict_records(ckpt, records, chunk_size=7))
+    distance = reference.distance([r.sequence for r in records])
+    np.testing.assert_allclose([p.novelty["kmer_distance"] for p in preds], distance)
+    assert [p.abstained for p in preds] == (distance > expected.threshold).tolist()
+    # ood: a kmer_distance entry, and the rule's numbers are its numbers
+    result_path = prepared / "ood_kmer.json"
+    assert main(["-q", "ood", "--model", str(out), "--dataset", str(prepared / "dataset.tsv.gz"),
+                 "--output", str(result_path)]) == 0
+    result = json.loads(result_path.read_text())
+    assert result["score"] == "kmer_distance"
+    assert result["over_classification"] == result["kmer_distance"]["over_classification"]
+    novel = data.table[data.table["split"] == NOVEL]["sequence"].tolist()
+    assert result["kmer_distance"]["over_classification"] == pytest.approx(
+        np.mean(reference.distance(novel) <= expected.threshold))
+
+
+def test_kmer_distance_needs_a_reference(prepared, capsys):
+    argv = ["calibrate", "--model", str(prepared / "model_raw.pt"), "--dataset", str(prepared / "dataset.tsv.gz"),
+            "--output", str(prepared / "m0.pt"), "--ood-score", "kmer_distance", "--reference-k", "0"]
+    assert main(argv) == 2
+    assert "--reference-k > 0 for --ood-score kmer_distance" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="k-mer distances for score 'kmer_distance'"):
+        fit_abstain_rule(np.zeros((3, 2)), 1.0, "kmer_distance")

@@ -4,7 +4,9 @@ The temperature T minimises the validation negative log-likelihood of softmax(lo
 the new checkpoint and applied by `seqxent predict` and `seqxent evaluate` (multilabel models: one T for
 all sigmoids, minimising the summed binary cross-entropy). For sequence tasks it also
 chooses the abstain threshold: the novelty score (--ood-score) above which `seqxent predict` labels a record
-`unassigned`, set so that a share --ood-recall of the validation records keeps its label. Example:
+`unassigned`, set so that a share --ood-recall of the validation records keeps its label. DNA sequence
+models also keep their (deduplicated) training sequences, so that prediction can score how far a query is
+from anything the model was trained on (`kmer_distance`, --reference-k; seqxent/reference.py). Example:
 
   seqxent calibrate --model results/ss3/model_raw.pt --dataset results/ss3/dataset.tsv.gz \
       --output results/ss3/model.pt
@@ -16,17 +18,20 @@ import argparse
 import logging
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 
 from seqxent import metrics
 from seqxent.calibration import fit_temperature
-from seqxent.checkpoint import load_checkpoint, save_checkpoint
-from seqxent.dataset import read_dataset
+from seqxent.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from seqxent.dataset import PreparedData, read_dataset
 from seqxent.errors import InputError
 from seqxent.evaluate import split_predictions
 from seqxent.inference import select_device, softmax
 from seqxent.multilabel import calibrate_multilabel
-from seqxent.novelty import SCORES, fit_abstain_rule
+from seqxent.novelty import ALL_SCORES, REFERENCE_SCORE, fit_abstain_rule
+from seqxent.reference import DEFAULT_K, KmerReference
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="uncalibrated checkpoint (model_raw.pt)")
     parser.add_argument("--dataset", type=Path, required=True, help="dataset.tsv.gz (its valid split is used)")
     parser.add_argument("--output", type=Path, required=True, help="calibrated checkpoint to write (model.pt)")
-    parser.add_argument("--ood-score", choices=SCORES, default="energy",
+    parser.add_argument("--ood-score", choices=ALL_SCORES, default="energy",
                         help="novelty score of the abstain rule (sequence tasks): energy -T*logsumexp(z/T), "
-                             "msp 1 - max probability, or nll -log max probability")
+                             "msp 1 - max probability, nll -log max probability, or kmer_distance (DNA: share "
+                             "of the query's k-mers that its closest training record lacks)")
+    parser.add_argument("--reference-k", type=int, default=DEFAULT_K,
+                        help="DNA sequence tasks: k of the k-mer reference stored with the model (0: none)")
+    parser.add_argument("--reference-scaled", type=int, default=0,
+                        help="keep one k-mer in N of the reference and queries (0: 1 up to 2,000 training "
+                             "sequences, more for larger references)")
     parser.add_argument("--ood-recall", type=float, default=0.95,
                         help="share of validation records that keep their label; the rest score as novel")
     parser.add_argument("--threads", type=int, default=2)
@@ -51,7 +62,8 @@ def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     device = select_device(args.device)
     ckpt = load_checkpoint(args.model, device)
-    preds = split_predictions(ckpt, read_dataset(args.dataset), "valid", device=device)
+    data = read_dataset(args.dataset)
+    preds = split_predictions(ckpt, data, "valid", device=device)
     if ckpt.task == "multilabel":  # one temperature shared by all sigmoids, fitted on the summed BCE
         temperature, nll = calibrate_multilabel(preds.logits, preds.target)
     else:
@@ -62,11 +74,29 @@ def run(args: argparse.Namespace) -> None:
     ckpt.temperature = temperature
     ckpt.meta["calibration"] = {"temperature": temperature, **nll}
     if ckpt.task == "sequence":
+        distance = _add_reference(ckpt, data, args.reference_k, args.reference_scaled, preds.rows["sequence"])
+        if args.ood_score == REFERENCE_SCORE and distance is None:
+            raise InputError(f"{args.model}: Expected a DNA sequence model with --reference-k > 0 for "
+                             f"--ood-score {REFERENCE_SCORE}, but got a {ckpt.alphabet.name} model with "
+                             f"--reference-k {args.reference_k}")
         try:
-            rule = fit_abstain_rule(preds.logits, temperature, args.ood_score, args.ood_recall)
+            rule = fit_abstain_rule(preds.logits, temperature, args.ood_score, args.ood_recall, distance)
         except ValueError as err:
             raise InputError(f"{args.dataset}: cannot choose the abstain threshold: {err}") from None
         ckpt.meta["ood"] = rule.to_meta()
         log.info("abstain when %s > %.4f (keeps %.1f %% of %d validation records)", rule.score, rule.threshold,
                  100 * rule.recall, rule.n_valid)
     save_checkpoint(ckpt, args.output)
+
+
+def _add_reference(ckpt: Checkpoint, data: PreparedData, k: int, scaled: int,
+                   valid_sequences: pd.Series) -> np.ndarray | None:
+    """Store the training sequences of a DNA model as its k-mer reference; return the validation distances."""
+    ckpt.meta.pop("reference", None)
+    if ckpt.alphabet.name != "dna" or k == 0:
+        return None
+    reference = KmerReference(data.split("train")["sequence"].tolist(), k, scaled)
+    ckpt.meta["reference"] = reference.to_meta()
+    log.info("k-mer reference: %d distinct training sequences, k %d, one k-mer in %d", len(reference),
+             reference.k, reference.scaled)
+    return reference.distance(valid_sequences.tolist())

@@ -1,7 +1,8 @@
 r"""Score held-out (novel) classes against the test split: does the model notice what it has never seen?
 
 Needs a data set prepared with --novel-classes (the records of held-out classes have split `novel`) and a
-calibrated sequence-task checkpoint. For each novelty score (energy, msp, nll) and temperature it reports
+calibrated sequence-task checkpoint. For each novelty score (energy, msp, nll, and kmer_distance for DNA
+models with a k-mer reference) and temperature it reports
 AUROC, AUPR and FPR at 95 % TPR (novel records are the positives) and, at the abstain threshold chosen on
 the validation split for the target in-distribution recall, the share of test records that keep their label
 (test recall) and the share of novel records wrongly given a known label (over-classification). The
@@ -28,7 +29,8 @@ from seqxent.errors import InputError
 from seqxent.evaluate import split_predictions
 from seqxent.inference import predict_logits, select_device
 from seqxent.io import atomic_write
-from seqxent.novelty import NOVEL, SCORES, AbstainRule, NoveltyInputs, evaluate_novelty, fit_abstain_rule
+from seqxent.novelty import ALL_SCORES, NOVEL, AbstainRule, NoveltyInputs, evaluate_novelty, fit_abstain_rule
+from seqxent.reference import KmerReference
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, required=True, help="ood.json to write")
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 2.0, 5.0],
                         help="temperatures to score at, besides the fitted one")
-    parser.add_argument("--score", choices=SCORES,
+    parser.add_argument("--score", choices=ALL_SCORES,
                         help="score of the abstain rule (default: the checkpoint's, from `seqxent calibrate`)")
     parser.add_argument("--recall", type=float,
                         help="target in-distribution recall of the thresholds (default: the checkpoint's)")
@@ -66,9 +68,12 @@ def run(args: argparse.Namespace) -> None:
     examples = encode_examples(novel_rows["id"].tolist(), novel_rows["sequence"].tolist(), None, ckpt.alphabet,
                                ckpt.classes, ckpt.task)
     novel = np.stack(predict_logits(ckpt.model, examples, ckpt.alphabet, args.batch_size, device=device))
-    rule = _abstain_rule(ckpt, valid.logits, args.score, args.recall)
+    reference = KmerReference.from_meta(ckpt.meta)
+    distances = None if reference is None else tuple(
+        reference.distance(rows["sequence"].tolist()) for rows in (valid.rows, test.rows, novel_rows))
+    rule = _abstain_rule(ckpt, valid.logits, args.score, args.recall, distances)
     try:
-        result = evaluate_novelty(NoveltyInputs(valid.logits, test.logits, test.target, novel), rule,
+        result = evaluate_novelty(NoveltyInputs(valid.logits, test.logits, test.target, novel, distances), rule,
                                   args.temperatures)
     except ValueError as err:
         raise InputError(f"{args.dataset}: {err}") from None
@@ -81,8 +86,8 @@ def run(args: argparse.Namespace) -> None:
              result["best"], result["best_auroc"])
 
 
-def _abstain_rule(ckpt: Checkpoint, valid_logits: np.ndarray, score: str | None,
-                  recall: float | None) -> AbstainRule:
+def _abstain_rule(ckpt: Checkpoint, valid_logits: np.ndarray, score: str | None, recall: float | None,
+                  distances: tuple | None) -> AbstainRule:
     """The checkpoint's abstain rule, or one fitted on the validation logits when asked for another."""
     stored = AbstainRule.from_meta(ckpt.meta)
     if stored is None:
@@ -92,6 +97,7 @@ def _abstain_rule(ckpt: Checkpoint, valid_logits: np.ndarray, score: str | None,
     if stored is not None and (stored.score, stored.recall) == (wanted_score, wanted_recall):
         return stored
     try:
-        return fit_abstain_rule(valid_logits, ckpt.temperature, wanted_score, wanted_recall)
+        return fit_abstain_rule(valid_logits, ckpt.temperature, wanted_score, wanted_recall,
+                                None if distances is None else distances[0])
     except ValueError as err:
         raise InputError(str(err)) from None

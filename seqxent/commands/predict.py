@@ -3,9 +3,10 @@
 MODEL is a checkpoint path (e.g. results/ss3/model.pt) or the name of a model shipped in the package
 (`seqxent predict --list-models` lists them). Every input id appears in the output, predicted or with the
 reason it was skipped. Probabilities are temperature-calibrated unless --uncalibrated is given. Sequence
-models also write three novelty scores (energy, msp, nll; higher = more likely a class the model never saw)
-and label a record `unassigned` when its score is above the threshold that `seqxent calibrate` chose on the
-validation split (--no-abstain keeps the top label). Examples:
+models also write their novelty scores (energy, msp, nll, and for DNA models kmer_distance: the share of
+the query's 12-mers that its closest training sequence lacks; higher = more likely a class the model never
+saw) and label a record `unassigned` when the score of its abstain rule is above the threshold that
+`seqxent calibrate` chose on the validation split (--no-abstain keeps the top label). Examples:
 
   seqxent predict --model results/coi_species/model.pt --input my_barcodes.fasta --output calls.tsv
   seqxent predict --model ss3 --input proteins.fasta.gz --output proteins.ss2 --format ss2
@@ -28,6 +29,7 @@ from seqxent.formats import FORMATS, get_writer
 from seqxent.inference import select_device
 from seqxent.io import atomic_write
 from seqxent.multilabel import THRESHOLD
+from seqxent.novelty import score_names
 from seqxent.predict import predict_fasta
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,8 @@ def run(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     device = select_device(args.device)
     ckpt = load_checkpoint(args.model, device)
-    writer = get_writer(args.format, ckpt.classes, ckpt.task, threshold=args.threshold)
+    writer = get_writer(args.format, ckpt.classes, ckpt.task, threshold=args.threshold,
+                        scores=score_names(ckpt.meta))
     if args.uncalibrated and not args.no_abstain and "ood" in ckpt.meta:
         log.warning("--uncalibrated: no record is unassigned (the abstain threshold is for calibrated scores)")
     start, n, skipped = time.perf_counter(), 0, 0

@@ -1,0 +1,159 @@
+"""The training sequences of a barcode model, kept with it to tell how far a query is from anything it knows.
+
+A softmax never says "none of these": a barcode of a species missing from the training data still gets a
+confident label of its nearest known species. :class:`KmerReference` keeps the (deduplicated) training
+sequences in the checkpoint and scores a query by its **k-mer distance**
+
+    kmer_distance(q) = 1 − max over training records r of |K(q) ∩ K(r)| / |K(q)|
+
+where ``K(s)`` is the set of distinct k-mers of ``s`` made of A, C, G and T only (k = 12 by default; for
+references of more than 2,000 sequences a fixed hash-chosen share of them, see :func:`kmers`). It is
+the share of the query's k-mers that even its closest training record lacks: containment, not Jaccard, so a
+partial read of a known barcode still scores 0. A query with no unambiguous k-mer scores 1.
+
+Measured on the COI data (4 of 41 species held out, 6 hold-out seeds, threshold kept 95 % of validation
+records): over-classification of the held-out species 1.9 % with this score against 25 % with the energy
+score, and 2.9 % against 58 % on 300 bp fragments (docs/calibration.md).
+
+The index is a sparse k-mer × record incidence matrix, built when first used; a chunk of queries (a sparse
+query × k-mer matrix) times it counts the shared k-mers of every (query, record) pair. The work grows with
+how many records share each k-mer, so a conserved marker such as 16S costs more per query than COI.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from seqxent.errors import InputError
+
+#: k of the k-mer distance.
+DEFAULT_K = 12
+#: Queries counted together (bounds the (queries × records) count matrix).
+_CHUNK = 256
+# A, C, G, T (either case) → 0..3; every other byte → 4 (ambiguous or invalid: breaks a k-mer).
+_CODES = np.full(256, 4, dtype=np.uint8)
+for _i, _base in enumerate("ACGT"):
+    _CODES[ord(_base)] = _CODES[ord(_base.lower())] = _i
+
+
+def kmers(sequence: str, k: int = DEFAULT_K, scaled: int = 1) -> np.ndarray:
+    """Sorted distinct k-mers of A/C/G/T (2 bits a base, as int64) of one sequence.
+
+    With ``scaled`` > 1 only the k-mers whose hash is divisible by ``scaled`` are kept (FracMinHash, as in
+    sourmash): about one in ``scaled``, the same ones in every sequence, so shared shares are estimated
+    from the sample.
+
+    Example:
+        >>> kmers("ACGTA", k=3).tolist()  # ACG, CGT, GTA
+        [6, 27, 44]
+        >>> kmers("ACNGT", k=3).tolist()  # every 3-mer holds the N
+        []
+    """
+    codes = _CODES[np.frombuffer(sequence.encode("latin-1", errors="replace"), dtype=np.uint8)]
+    if len(codes) < k:
+        return np.zeros(0, dtype=np.int64)
+    windows = np.lib.stride_tricks.sliding_window_view(codes, k)  # (L - k + 1, k)
+    valid = (windows < 4).all(axis=1)
+    weights = 4 ** np.arange(k - 1, -1, -1, dtype=np.int64)
+    found = np.unique(windows[valid].astype(np.int64) @ weights)
+    if scaled > 1:  # Fibonacci hashing: the high bits of x · 2^64/φ (mod 2^64) mix every base of the k-mer
+        mixed = (found.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
+        found = found[mixed % np.uint64(scaled) == 0]
+    return found
+
+
+def auto_scaled(n_sequences: int, per: int = 2000) -> int:
+    """One k-mer in ``ceil(n / per)``: the work per query grows with the records, so this keeps it bounded.
+
+    Example:
+        >>> auto_scaled(600), auto_scaled(12_559)
+        (1, 7)
+    """
+    return max(1, -(-n_sequences // per))
+
+
+class KmerReference:
+    """Training sequences and their k-mer index; :meth:`distance` scores queries (higher = more novel).
+
+    Args:
+        sequences: the training sequences (duplicates are dropped).
+        k: k-mer length, 4 to 31.
+        scaled: keep one k-mer in ``scaled`` (:func:`kmers`); 0 chooses :func:`auto_scaled` of the number of
+            distinct sequences (1, exact, up to 2,000 of them).
+    """
+
+    def __init__(self, sequences: Sequence[str], k: int = DEFAULT_K, scaled: int = 0):
+        if not isinstance(k, int) or not 4 <= k <= 31:
+            raise InputError(f"Expected argument `k` to be an integer in [4, 31], but got {k!r}")
+        if not isinstance(scaled, int) or scaled < 0:
+            raise InputError(f"Expected argument `scaled` to be an integer ≥ 0, but got {scaled!r}")
+        self.sequences, self.k = sorted(set(sequences)), k
+        self.scaled = scaled or auto_scaled(len(self.sequences))
+        if not self.sequences:
+            raise InputError("Expected at least one reference sequence, but got none")
+        self._index = None
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def index(self):
+        """The k-mer × record incidence matrix (scipy CSR, ``(V, M)``) and its sorted vocabulary ``(V,)``."""
+        if self._index is None:
+            from scipy import sparse  # here, not at the top: only models with a reference need scipy
+
+            sets = [kmers(s, self.k, self.scaled) for s in self.sequences]
+            owner = np.repeat(np.arange(len(sets), dtype=np.int32), [len(s) for s in sets])
+            vocabulary, row = np.unique(np.concatenate(sets), return_inverse=True)
+            incidence = sparse.csr_matrix((np.ones(len(row), dtype=np.int32), (row, owner)),
+                                          shape=(len(vocabulary), len(sets)))
+            self._index = (incidence, vocabulary)
+        return self._index
+
+    def distance(self, queries: Sequence[str]) -> np.ndarray:
+        """``1 − max containment`` of each query in a training record: float64 ``(N,)`` in [0, 1].
+
+        Example:
+            >>> ref = KmerReference(["ACGTACGTTT", "GGGGCCCCAA"], k=4)
+            >>> ref.distance(["ACGTACG", "GGGGCCCTT", "NNNN"]).round(3).tolist()  # 4 of 6 4-mers: 1 - 4/6
+            [0.0, 0.333, 1.0]
+        """
+        out = np.ones(len(queries), dtype=np.float64)
+        for start in range(0, len(queries), _CHUNK):
+            out[start:start + _CHUNK] = self._distance_chunk(queries[start:start + _CHUNK])
+        return out
+
+    def _distance_chunk(self, queries: Sequence[str]) -> np.ndarray:
+        from scipy import sparse
+
+        incidence, vocabulary = self.index()
+        sets = [kmers(q, self.k, self.scaled) for q in queries]
+        sizes = np.array([len(s) for s in sets])
+        if not sizes.sum():
+            return np.ones(len(queries))
+        flat = np.concatenate(sets)
+        query = np.repeat(np.arange(len(sets)), sizes)
+        pos = np.searchsorted(vocabulary, flat).clip(max=len(vocabulary) - 1)
+        found = vocabulary[pos] == flat  # k-mers no training record holds count only in |K(q)|
+        hits = sparse.csr_matrix((np.ones(int(found.sum()), dtype=np.int32), (query[found], pos[found])),
+                                 shape=(len(sets), len(vocabulary)))
+        shared = (hits @ incidence).max(axis=1).toarray()[:, 0]  # (queries, records) -> best record per query
+        return np.where(sizes > 0, 1.0 - shared / np.maximum(sizes, 1), 1.0)
+
+    def to_meta(self) -> dict:
+        """The reference for a checkpoint's ``meta["reference"]``: k and the gzipped sequences as bytes."""
+        blob = gzip.compress("\n".join(self.sequences).encode("ascii"), compresslevel=9, mtime=0)
+        return {"k": self.k, "scaled": self.scaled, "n_sequences": len(self.sequences),
+                "sequences_gz": torch.frombuffer(bytearray(blob), dtype=torch.uint8)}
+
+    @classmethod
+    def from_meta(cls, meta: dict | None) -> KmerReference | None:
+        """The reference stored in a checkpoint's ``meta`` (under ``"reference"``), or None."""
+        stored = (meta or {}).get("reference")
+        if not stored:
+            return None
+        text = gzip.decompress(stored["sequences_gz"].numpy().tobytes()).decode("ascii")
+        return cls(text.split("\n"), int(stored["k"]), int(stored["scaled"]))
