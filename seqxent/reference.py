@@ -53,17 +53,32 @@ def kmers(sequence: str, k: int = DEFAULT_K, scaled: int = 1) -> np.ndarray:
         >>> kmers("ACNGT", k=3).tolist()  # every 3-mer holds the N
         []
     """
-    codes = _CODES[np.frombuffer(sequence.encode("latin-1", errors="replace"), dtype=np.uint8)]
+    return chunk_kmers([sequence], k, scaled)[1]
+
+
+def chunk_kmers(sequences: Sequence[str], k: int = DEFAULT_K, scaled: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``(owner, kmer)``: the distinct k-mers of each of (at most 256) sequences at once, sorted by owner.
+
+    The sequences are joined with a separator that no k-mer may hold, so one vectorised pass finds them all.
+    """
+    if len(sequences) > _CHUNK:
+        raise InputError(f"Expected at most {_CHUNK} sequences a chunk, but got {len(sequences)}")
+    joined = "\x00".join(sequences).encode("latin-1", errors="replace")  # \x00 (and any non-ACGT) -> code 4
+    codes = _CODES[np.frombuffer(joined, dtype=np.uint8)]
+    empty = np.zeros(0, dtype=np.int64)
     if len(codes) < k:
-        return np.zeros(0, dtype=np.int64)
-    windows = np.lib.stride_tricks.sliding_window_view(codes, k)  # (L - k + 1, k)
-    valid = (windows < 4).all(axis=1)
-    weights = 4 ** np.arange(k - 1, -1, -1, dtype=np.int64)
-    found = np.unique(windows[valid].astype(np.int64) @ weights)
+        return empty, empty
+    windows = np.lib.stride_tricks.sliding_window_view(codes, k)  # (positions, k)
+    valid = np.flatnonzero((windows < 4).all(axis=1))
+    values = windows[valid].astype(np.int64) @ (4 ** np.arange(k - 1, -1, -1, dtype=np.int64))
     if scaled > 1:  # Fibonacci hashing: the high bits of x · 2^64/φ (mod 2^64) mix every base of the k-mer
-        mixed = (found.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)
-        found = found[mixed % np.uint64(scaled) == 0]
-    return found
+        keep = ((values.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) % np.uint64(scaled) == 0
+        valid, values = valid[keep], values[keep]
+    starts = np.cumsum([0] + [len(s) + 1 for s in sequences[:-1]])
+    owner = np.searchsorted(starts, valid, side="right") - 1
+    keys = np.sort(owner * 4**k + values)  # owner < 2^8 and k <= 24: fits 64 bits
+    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]  # distinct (sort: faster than np.unique here)
+    return keys // 4**k, keys % 4**k
 
 
 def auto_scaled(n_sequences: int, per: int = 2000) -> int:
@@ -81,14 +96,14 @@ class KmerReference:
 
     Args:
         sequences: the training sequences (duplicates are dropped).
-        k: k-mer length, 4 to 31.
+        k: k-mer length, 4 to 24.
         scaled: keep one k-mer in ``scaled`` (:func:`kmers`); 0 chooses :func:`auto_scaled` of the number of
             distinct sequences (1, exact, up to 2,000 of them).
     """
 
     def __init__(self, sequences: Sequence[str], k: int = DEFAULT_K, scaled: int = 0):
-        if not isinstance(k, int) or not 4 <= k <= 31:
-            raise InputError(f"Expected argument `k` to be an integer in [4, 31], but got {k!r}")
+        if not isinstance(k, int) or not 4 <= k <= 24:
+            raise InputError(f"Expected argument `k` to be an integer in [4, 24], but got {k!r}")
         if not isinstance(scaled, int) or scaled < 0:
             raise InputError(f"Expected argument `scaled` to be an integer ≥ 0, but got {scaled!r}")
         self.sequences, self.k = sorted(set(sequences)), k
@@ -105,11 +120,12 @@ class KmerReference:
         if self._index is None:
             from scipy import sparse  # here, not at the top: only models with a reference need scipy
 
-            sets = [kmers(s, self.k, self.scaled) for s in self.sequences]
-            owner = np.repeat(np.arange(len(sets), dtype=np.int32), [len(s) for s in sets])
-            vocabulary, row = np.unique(np.concatenate(sets), return_inverse=True)
+            pairs = [chunk_kmers(self.sequences[i:i + _CHUNK], self.k, self.scaled)
+                     for i in range(0, len(self.sequences), _CHUNK)]
+            owner = np.concatenate([o + i * _CHUNK for i, (o, _) in enumerate(pairs)])
+            vocabulary, row = np.unique(np.concatenate([km for _, km in pairs]), return_inverse=True)
             incidence = sparse.csr_matrix((np.ones(len(row), dtype=np.int32), (row, owner)),
-                                          shape=(len(vocabulary), len(sets)))
+                                          shape=(len(vocabulary), len(self.sequences)))
             self._index = (incidence, vocabulary)
         return self._index
 
@@ -130,16 +146,14 @@ class KmerReference:
         from scipy import sparse
 
         incidence, vocabulary = self.index()
-        sets = [kmers(q, self.k, self.scaled) for q in queries]
-        sizes = np.array([len(s) for s in sets])
-        if not sizes.sum():
+        query, flat = chunk_kmers(queries, self.k, self.scaled)
+        sizes = np.bincount(query, minlength=len(queries))
+        if not len(flat):
             return np.ones(len(queries))
-        flat = np.concatenate(sets)
-        query = np.repeat(np.arange(len(sets)), sizes)
         pos = np.searchsorted(vocabulary, flat).clip(max=len(vocabulary) - 1)
         found = vocabulary[pos] == flat  # k-mers no training record holds count only in |K(q)|
         hits = sparse.csr_matrix((np.ones(int(found.sum()), dtype=np.int32), (query[found], pos[found])),
-                                 shape=(len(sets), len(vocabulary)))
+                                 shape=(len(queries), len(vocabulary)))
         shared = (hits @ incidence).max(axis=1).toarray()[:, 0]  # (queries, records) -> best record per query
         return np.where(sizes > 0, 1.0 - shared / np.maximum(sizes, 1), 1.0)
 

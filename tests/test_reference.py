@@ -79,8 +79,8 @@ def test_stored_and_restored_through_a_checkpoint_meta(tmp_path):
     assert KmerReference.from_meta({}) is None
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"k": 3}, "`k` to be an integer in \\[4, 31\\], but got 3"),
-                                                 ({"k": 32}, "but got 32"),
+@pytest.mark.parametrize(("kwargs", "message"), [({"k": 3}, "`k` to be an integer in \\[4, 24\\], but got 3"),
+                                                 ({"k": 25}, "but got 25"),
                                                  ({"scaled": -1}, "`scaled` to be an integer ≥ 0, but got -1")])
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(InputError, match=message):
