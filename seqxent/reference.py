@@ -77,7 +77,7 @@ def chunk_kmers(sequences: Sequence[str], k: int = DEFAULT_K, scaled: int = 1) -
     starts = np.cumsum([0] + [len(s) + 1 for s in sequences[:-1]])
     owner = np.searchsorted(starts, valid, side="right") - 1
     keys = np.sort(owner * 4**k + values)  # owner < 2^8 and k <= 24: fits 64 bits
-    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]  # distinct (sort: faster than np.unique here)
+    keys = keys[np.diff(keys, prepend=-1) != 0]  # distinct (sort and compare: faster than np.unique here)
     return keys // 4**k, keys % 4**k
 
 
