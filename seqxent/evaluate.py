@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqxent import metrics, plots, segments
+from seqxent import bootstrap, metrics, plots, segments
 from seqxent.calibration import ece_noise_floor
 from seqxent.checkpoint import Checkpoint
 from seqxent.dataset import PreparedData
@@ -58,7 +58,7 @@ def _headline(task: str, probs, target, unit, classes, n_boot: int, seed: int) -
     for name in HEADLINE[task]:
         func = funcs[name]
         fast = lambda p, t, f=func: f(p, t, validate_args=False)  # noqa: E731 (inputs checked once below)
-        ci = metrics.bootstrap_metric(fast, probs, target, n_boot=n_boot, seed=seed)
+        ci = bootstrap.bootstrap_metric(fast, probs, target, n_boot=n_boot, seed=seed)
         out[name] = {"value": func(probs, target), "ci95": ci}
     return out
 
@@ -76,7 +76,7 @@ def _residue_headline(probs, target, unit, classes, n_boot: int, seed: int) -> d
              "log_loss_bits": lambda i: bits[i].sum() / n[i].sum()}
     everything = np.arange(n_chains)
     return {name: {"value": float(stat(everything)),
-                   "ci95": metrics.bootstrap_ci(stat, n_chains, n_boot, seed=seed)}
+                   "ci95": bootstrap.bootstrap_ci(stat, n_chains, n_boot, seed=seed)}
             for name, stat in stats.items()}
 
 

@@ -1,4 +1,4 @@
-"""Classification, calibration, segment-overlap and information metrics on numpy arrays.
+"""Classification, calibration, segment-overlap and information metrics on numpy arrays (intervals: bootstrap.py).
 
 Conventions: ``probs`` is a float array (N, C) whose rows sum to 1 and ``target`` an integer array (N,).
 Public functions take ``ignore_index`` (items whose target equals it are dropped before anything else,
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -624,114 +624,6 @@ def residue_metrics(probs, target, chain_index, classes: Sequence[str], ignore_i
            "n_residues": kept_target.size,
            "per_class": {c: {k: v[i] for k, v in scores.items()} for i, c in enumerate(classes)}}
     return _json_value(out)
-
-
-# --------------------------------------------------------------------------- bootstrap
-
-
-def bootstrap_ci(statistic: Callable[[np.ndarray], float], n_units: int, n_boot: int = 1000,
-                 alpha: float = 0.05, seed: int = 0) -> list[float] | None:
-    """Percentile bootstrap interval of a statistic over resampled units (sequences, or chains).
-
-    Each replicate draws `n_units` unit indices with replacement and calls ``statistic(indices)``;
-    non-finite replicates (e.g. a resample lacking a class) are dropped. Deterministic given `seed`.
-
-    Args:
-        statistic: Maps an integer index array (n_units,) of units to a float.
-        n_units: Number of units to resample.
-        n_boot: Number of bootstrap replicates; 0 = no interval (returns None).
-        alpha: Two-sided miscoverage; 0.05 gives a 95 % interval.
-        seed: Seed of the numpy random generator.
-
-    Returns:
-        ``[low, high]``, the alpha/2 and 1 - alpha/2 percentiles; ``[nan, nan]`` without finite replicates;
-        None when ``n_boot`` is 0.
-
-    Raises:
-        ValueError: If `n_units` is not a positive integer, `n_boot` is negative or `alpha` is not in (0, 1).
-
-    Example:
-        >>> values = np.array([0.0, 1.0, 1.0, 1.0])
-        >>> low, high = bootstrap_ci(lambda idx: values[idx].mean(), n_units=4, n_boot=200)
-        >>> 0.0 <= low <= 0.75 <= high <= 1.0
-        True
-    """
-    _check_int("n_units", n_units, 1)
-    _check_int("n_boot", n_boot, 0)
-    if not 0.0 < alpha < 1.0:
-        raise ValueError(f"Expected argument `alpha` to be a float in (0, 1), but got {alpha!r}")
-    if n_boot == 0:
-        return None
-    rng = np.random.default_rng(seed)
-    replicates = np.array([statistic(rng.integers(0, n_units, n_units)) for _ in range(n_boot)], float)
-    replicates = replicates[np.isfinite(replicates)]
-    if not replicates.size:
-        return [math.nan, math.nan]
-    low, high = np.percentile(replicates, [50.0 * alpha, 100.0 - 50.0 * alpha])
-    return [float(low), float(high)]
-
-
-def unit_resampler(unit_index) -> tuple[int, Callable[[np.ndarray], np.ndarray]]:
-    """Map resampled units (e.g. chains) back to item (residue) positions, for :func:`bootstrap_ci`.
-
-    Args:
-        unit_index: Unit of each item (N,), any integers.
-
-    Returns:
-        ``(n_units, expand)``; ``expand(unit_indices)`` concatenates the item positions of the units
-        (units numbered 0..n_units-1 in sorted order of their `unit_index` value), repeats included.
-
-    Example:
-        >>> n_units, expand = unit_resampler([7, 7, 3, 7])
-        >>> n_units, expand(np.array([0, 1, 0])).tolist()
-        (2, [2, 0, 1, 3, 2])
-    """
-    _, inverse = np.unique(np.asarray(unit_index), return_inverse=True)
-    order = np.argsort(inverse, kind="stable")  # item positions grouped by unit
-    sizes = np.bincount(inverse)
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-
-    def expand(units: np.ndarray) -> np.ndarray:
-        lengths = sizes[units]
-        ends = np.cumsum(lengths)
-        shift = np.repeat(offsets[units] - (ends - lengths), lengths)  # from output slot to `order` slot
-        return order[np.arange(ends[-1] if ends.size else 0) + shift]
-
-    return int(sizes.size), expand
-
-
-def bootstrap_metric(metric: Callable[[np.ndarray, np.ndarray], float], probs, target, unit_index=None,
-                     n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> list[float]:
-    """Percentile bootstrap interval of ``metric(probs, target)``, resampling items or whole units.
-
-    Args:
-        metric: Maps (probs (M, C), target (M,)) to a float, e.g. :func:`accuracy`.
-        probs: Probabilities (N, C).
-        target: True classes (N,).
-        unit_index: Unit of each item (N,), e.g. the chain of each residue; None resamples items.
-        n_boot: Number of bootstrap replicates.
-        alpha: Two-sided miscoverage.
-        seed: Seed of the numpy random generator.
-
-    Returns:
-        ``[low, high]`` as in :func:`bootstrap_ci`.
-
-    Example:
-        >>> probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
-        >>> bootstrap_metric(accuracy, probs, np.array([0, 1, 1]), unit_index=[0, 0, 1], n_boot=50)
-        [0.0, 1.0]
-    """
-    probs, target = np.asarray(probs), np.asarray(target)
-    if unit_index is None:
-        n_units, expand = target.size, (lambda units: units)
-    else:
-        n_units, expand = unit_resampler(unit_index)
-
-    def statistic(units: np.ndarray) -> float:
-        items = expand(units)
-        return metric(probs[items], target[items])
-
-    return bootstrap_ci(statistic, n_units, n_boot, alpha, seed)
 
 
 # --------------------------------------------------------------------------- information and summaries

@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from seqxent import metrics, plots
+from seqxent import bootstrap, plots
 from seqxent import multilabel_metrics as mm
 from seqxent.checkpoint import Checkpoint
 from seqxent.io import atomic_write
@@ -35,7 +35,7 @@ def _headline(probs: np.ndarray, target: np.ndarray, threshold: float, n_boot: i
     funcs = {**{name: (lambda p, t, f=func: f(p, t, threshold)) for name, func in HEADLINE.items()},
              "log_loss_bits": lambda p, t: mm.binary_log_loss(p, t, 2)}
     for name, func in funcs.items():
-        ci = metrics.bootstrap_ci(lambda idx, f=func: f(probs[idx], target[idx]), len(target), n_boot, seed=seed)
+        ci = bootstrap.bootstrap_ci(lambda idx, f=func: f(probs[idx], target[idx]), len(target), n_boot, seed=seed)
         out[name] = {"value": func(probs, target), "ci95": ci}
     return mm.to_json_value(out)
 
