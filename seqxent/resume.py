@@ -49,6 +49,7 @@ class TrainingState:
         waited: epochs since the best one (early stopping).
         history: one dict per finished epoch (the rows of history.tsv).
         rng: random states: ``torch`` (ByteTensor), ``cuda`` (list), ``numpy`` (JSON text), and the objective's.
+        ema: state dict of the weight average (``ema_decay`` > 0), else empty.
     """
 
     fingerprint: str
@@ -62,6 +63,7 @@ class TrainingState:
     waited: int
     history: list[dict]
     rng: dict = field(default_factory=dict)
+    ema: dict = field(default_factory=dict)
 
 
 def fingerprint(settings: dict, data_rows, teacher: str | None = None) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from seqxent.checkpoint import Checkpoint
@@ -36,7 +37,8 @@ _RANGES = {"dropout": (lambda v: 0 <= v < 1, "[0, 1)"), "focal_alpha": (lambda v
            "effective_beta": (lambda v: 0 <= v < 1, "[0, 1)"), "pos_weight": (lambda v: 0 <= v < math.inf, "[0, ∞)"),
            "label_smoothing": (lambda v: 0 <= v < 1, "[0, 1)"), "mixup_alpha": (lambda v: 0 <= v < math.inf, "[0, ∞)"),
            "distill_alpha": (lambda v: 0 <= v <= 1, "[0, 1]"),
-           "distill_temperature": (lambda v: 0 < v < math.inf, "(0, ∞)")}
+           "distill_temperature": (lambda v: 0 < v < math.inf, "(0, ∞)"),
+           "ema_decay": (lambda v: 0 <= v < 1, "[0, 1)")}
 
 
 @dataclass
@@ -69,6 +71,7 @@ class TrainConfig:
     fragment_prob: float = 0.0
     fragment_min: int = 200
     noise_rate: float = 0.0
+    ema_decay: float = 0.0
     seed: int = 1
     device: str = "auto"
     threads: int = 2
@@ -125,7 +128,28 @@ def validate(model, examples: list[Example], collate: Collate, batch_size: int, 
     return total / max(count, 1), correct / max(count, 1)
 
 
-def _train_epoch(model, examples, collate, cfg, objective, optimizer, rng, device, epoch) -> dict[str, float]:
+def _ema(model: torch.nn.Module, decay: float) -> AveragedModel | None:
+    """An exponential moving average of the weights and batch-norm statistics (None when ``decay`` is 0).
+
+    Updated after every optimizer step; validation, early stopping and the saved checkpoint use the average,
+    which smooths the step-to-step noise of small, noisy training sets. The decay warms up as
+    ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so the random initial weights fade out quickly.
+    """
+    if decay == 0:
+        return None
+
+    def lerp(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
+        if not averaged[0].is_floating_point():  # a group of counters (num_batches_tracked): keep the latest
+            torch._foreach_copy_(averaged, current)
+            return
+        step = min(decay, (1 + float(n)) / (10 + float(n)))
+        torch._foreach_lerp_(averaged, current, 1 - step)
+
+    return AveragedModel(model, multi_avg_fn=lerp, use_buffers=True)
+
+
+def _train_epoch(model, examples, collate, cfg, objective, optimizer, rng, device, epoch, ema=None
+                 ) -> dict[str, float]:
     model.train()
     sums: dict[str, float] = {}
     n_batches = 0
@@ -136,6 +160,8 @@ def _train_epoch(model, examples, collate, cfg, objective, optimizer, rng, devic
         out.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
+        if ema is not None:
+            ema.update_parameters(model)
         sums["loss"] = sums.get("loss", 0.0) + float(out.total.detach())
         for key, value in out.parts.items():
             sums[key] = sums.get(key, 0.0) + value
@@ -143,12 +169,14 @@ def _train_epoch(model, examples, collate, cfg, objective, optimizer, rng, devic
     return {f"train_{k}": v / max(n_batches, 1) for k, v in sums.items()}
 
 
-def _restore(state_path, fp, model, optimizer, scheduler, objective, rng) -> TrainingState:
-    """The saved state of this run (loaded into the model, optimizer, scheduler and RNGs), or a fresh one."""
+def _restore(state_path, fp, model, optimizer, scheduler, objective, rng, ema) -> TrainingState:
+    """The saved state of this run (loaded into the model, its average, optimizer, scheduler and RNGs), or a fresh one."""
     saved = load_state(state_path, fp) if state_path else None
     if saved is None:
         return TrainingState(fp, 0, {}, {}, {}, {}, math.inf, 0, 0, [])
     model.load_state_dict(saved.model)
+    if ema is not None:
+        ema.load_state_dict(saved.ema)
     optimizer.load_state_dict(saved.optimizer)
     scheduler.load_state_dict(saved.scheduler)
     restore_rng(saved.rng, rng)
@@ -157,9 +185,10 @@ def _restore(state_path, fp, model, optimizer, scheduler, objective, rng) -> Tra
     return saved
 
 
-def _snapshot(state: TrainingState, state_path, model, optimizer, scheduler, objective, rng) -> None:
+def _snapshot(state: TrainingState, state_path, model, optimizer, scheduler, objective, rng, ema) -> None:
     """Save everything the next epoch depends on (atomically)."""
     state.model, state.optimizer, state.scheduler = model.state_dict(), optimizer.state_dict(), scheduler.state_dict()
+    state.ema = ema.state_dict() if ema is not None else {}
     state.rng = {**capture_rng(rng), **objective.state_dict()}
     save_state(state, state_path)
 
@@ -194,28 +223,30 @@ def train_model(data: PreparedData, cfg: TrainConfig, state_path: Path | None = 
     log.info("%s: %d train / %d valid records, %d classes, %s with %d parameters on %s", data.name, len(train),
              len(valid), len(classes), kind, count_parameters(model), device)
     fp = fingerprint(asdict(cfg), data.table, cfg.teacher) if state_path else ""
-    state = _restore(state_path, fp, model, optimizer, scheduler, objective, rng)
+    ema = _ema(model, cfg.ema_decay)
+    evaluated = ema.module if ema is not None else model  # validated, early-stopped on and saved
+    state = _restore(state_path, fp, model, optimizer, scheduler, objective, rng, ema)
     resumed_after, history = state.epoch, state.history
     start = time.perf_counter() - (history[-1]["seconds"] if history else 0.0)
     for epoch in range(state.epoch + 1, cfg.epochs + 1):
         if state.waited >= cfg.patience:  # a resumed run that had already stopped early
             break
         row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-        row.update(_train_epoch(model, train, train_collate, cfg, objective, optimizer, rng, device, epoch))
-        row["valid_ce"], row["valid_accuracy"] = validate_fn(model, valid, eval_collate, cfg.batch_size, device)
+        row.update(_train_epoch(model, train, train_collate, cfg, objective, optimizer, rng, device, epoch, ema))
+        row["valid_ce"], row["valid_accuracy"] = validate_fn(evaluated, valid, eval_collate, cfg.batch_size, device)
         row["seconds"] = time.perf_counter() - start
         history.append(row)
         scheduler.step()
         log.info("epoch %d: train loss %.4f, valid CE %.4f, valid accuracy %.4f (%.0f s)", epoch,
                  row["train_loss"], row["valid_ce"], row["valid_accuracy"], row["seconds"])
         if row["valid_ce"] < state.best_ce - 1e-6:
-            state.best, state.best_ce, state.waited = copy.deepcopy(model.state_dict()), row["valid_ce"], 0
+            state.best, state.best_ce, state.waited = copy.deepcopy(evaluated.state_dict()), row["valid_ce"], 0
             state.best_epoch = epoch
         else:
             state.waited += 1
         state.epoch = epoch
         if state_path:
-            _snapshot(state, state_path, model, optimizer, scheduler, objective, rng)
+            _snapshot(state, state_path, model, optimizer, scheduler, objective, rng, ema)
         if state.waited >= cfg.patience:
             log.info("early stop: no validation improvement in %d epochs", cfg.patience)
             break

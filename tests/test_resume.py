@@ -71,6 +71,7 @@ def _interrupt_after(monkeypatch, epoch: int):
     (_sequence_data, {"mixup_alpha": 0.4, "label_smoothing": 0.1}),  # dropout, batch order and mixup draws
     (_sequence_data, {"max_length": 20, "loss": "focal"}),  # random crops
     (_residue_data, {"jsd_lambda": 0.2, "max_length": 25}),
+    (_sequence_data, {"ema_decay": 0.9}),  # the weight average
 ])
 def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch, data, extra):
     cfg = TrainConfig(**CFG, **extra)

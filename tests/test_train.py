@@ -62,11 +62,38 @@ def test_same_seed_same_weights():
         assert torch.equal(x, y), name
 
 
+def test_ema_checkpoint_is_the_warmed_up_average_of_the_steps(monkeypatch):
+    """With ema_decay, the saved weights are the average an independent loop computes from every step's weights."""
+    import seqxent.train
+
+    steps = []  # the network's weights after every optimizer step
+    original = seqxent.train.AveragedModel.update_parameters
+
+    def record(self, model):
+        steps.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        original(self, model)
+
+    monkeypatch.setattr(seqxent.train.AveragedModel, "update_parameters", record)
+    data = _toy_sequence_data()
+    ckpt, history = train_model(data, TrainConfig(**{**CFG, "epochs": 1, "ema_decay": 0.8}))
+    assert len(steps) == 5  # 40 training records in batches of 8
+    expected = {k: v.clone() for k, v in steps[0].items()}  # the first update copies
+    for n, weights in enumerate(steps[1:], start=1):
+        decay = min(0.8, (1 + n) / (10 + n))  # 2/11, 3/12, ... below 0.8 for these steps
+        for key, value in weights.items():
+            expected[key] = expected[key] * decay + value * (1 - decay) if value.is_floating_point() else value
+    for key, value in ckpt.model.state_dict().items():
+        torch.testing.assert_close(value, expected[key], msg=key)
+    assert not torch.equal(ckpt.model.state_dict()["head.weight"], steps[-1]["head.weight"])
+
+
 def test_config_errors():
     with pytest.raises(InputError, match="`epochs` to be ≥ 1, but got 0"):
         TrainConfig(epochs=0)
     with pytest.raises(InputError, match="`dropout` to be in \\[0, 1\\), but got 1.5"):
         TrainConfig(dropout=1.5)
+    with pytest.raises(InputError, match="`ema_decay` to be in \\[0, 1\\), but got 1"):
+        TrainConfig(ema_decay=1.0)
 
 
 def test_empty_valid_split_is_an_error():
