@@ -170,7 +170,7 @@ def _train_epoch(model, examples, collate, cfg, objective, optimizer, rng, devic
 
 
 def _restore(state_path, fp, model, optimizer, scheduler, objective, rng, ema) -> TrainingState:
-    """The saved state of this run (loaded into the model, its average, optimizer, scheduler and RNGs), or a fresh one."""
+    """The saved state of this run (loaded into the model, its average, optimizer, scheduler, RNGs), or a fresh one."""
     saved = load_state(state_path, fp) if state_path else None
     if saved is None:
         return TrainingState(fp, 0, {}, {}, {}, {}, math.inf, 0, 0, [])
