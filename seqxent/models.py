@@ -11,6 +11,8 @@ batch or how much padding it got: batched and one-at-a-time predictions agree.
 - :class:`ResidueCNN` (proteins → one class per residue): a stem convolution, residual blocks of dilated
   convolutions (dilation cycling 1, 2, 4, 8, …, so the receptive field grows geometrically with depth), and a
   1×1 output convolution → logits ``(B, K, L)``. Length-preserving, with no length limit.
+- :class:`Ensemble` (either kind, trained with several seeds): the log of the members' mean probability, so a
+  softmax (or sigmoid) of its output is the average of the members' predictions.
 """
 
 from __future__ import annotations
@@ -151,11 +153,62 @@ class ResidueCNN(nn.Module):
         return self.head(F.gelu(self.norm(x)))
 
 
-ARCHITECTURES = {"sequence_cnn": SequenceCNN, "residue_cnn": ResidueCNN}
+COMBINES = ("softmax", "sigmoid")
+
+
+def combine_logits(logits: list[torch.Tensor], dim: int, combine: str = "softmax") -> torch.Tensor:
+    """Logits whose activation is the mean of the members' activations.
+
+    ``softmax``: ``log mean_i softmax(z_i)`` along ``dim`` (a log-probability, so its softmax is the mean).
+    ``sigmoid``: ``log p̄ − log(1 − p̄)`` with ``p̄ = mean_i sigmoid(z_i)`` element by element, from log-sigmoids
+    (``dim`` unused). Both are computed in log space, without overflow for large logits.
+
+    Example:
+        >>> z = combine_logits([torch.tensor([[0.0, 2.0]]), torch.tensor([[2.0, 0.0]])], dim=1)
+        >>> torch.softmax(z, dim=1)
+        tensor([[0.5000, 0.5000]])
+    """
+    n = torch.log(torch.tensor(float(len(logits))))
+    if combine == "softmax":
+        return torch.logsumexp(torch.stack([F.log_softmax(z, dim=dim) for z in logits]), dim=0) - n
+    if combine == "sigmoid":
+        log_p = torch.logsumexp(torch.stack([F.logsigmoid(z) for z in logits]), dim=0) - n
+        log_q = torch.logsumexp(torch.stack([F.logsigmoid(-z) for z in logits]), dim=0) - n
+        return log_p - log_q
+    raise InputError(f"Expected argument `combine` to be one of {list(COMBINES)}, but got {combine!r}")
+
+
+class Ensemble(nn.Module):
+    """Members of one architecture (trained with different seeds) whose predictions are averaged.
+
+    Args:
+        member: architecture of every member (``"sequence_cnn"`` or ``"residue_cnn"``).
+        n_members: how many.
+        combine: ``"softmax"`` (single-label tasks) or ``"sigmoid"`` (multi-label): what is averaged.
+        **hparams: the members' constructor arguments.
+    """
+
+    def __init__(self, member: str, n_members: int, combine: str = "softmax", **hparams):
+        super().__init__()
+        _check_positive(n_members=n_members)
+        if member not in ARCHITECTURES or member == "ensemble":
+            raise InputError(f"Expected argument `member` to be one of {sorted(set(ARCHITECTURES) - {'ensemble'})}, "
+                             f"but got {member!r}")
+        if combine not in COMBINES:
+            raise InputError(f"Expected argument `combine` to be one of {list(COMBINES)}, but got {combine!r}")
+        self.combine = combine
+        self.members = nn.ModuleList(ARCHITECTURES[member](**hparams) for _ in range(n_members))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Combined logits, shaped like a member's: ``(B, K)`` or ``(B, K, L)``."""
+        return combine_logits([m(x, mask) for m in self.members], dim=1, combine=self.combine)
+
+
+ARCHITECTURES = {"sequence_cnn": SequenceCNN, "residue_cnn": ResidueCNN, "ensemble": Ensemble}
 
 
 def build_model(kind: str, hparams: dict) -> nn.Module:
-    """Build a network by name (``"sequence_cnn"`` or ``"residue_cnn"``) from its hyperparameters.
+    """Build a network by name (``"sequence_cnn"``, ``"residue_cnn"`` or ``"ensemble"``) from its hyperparameters.
 
     Raises:
         InputError: for an unknown name.

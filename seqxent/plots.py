@@ -164,7 +164,8 @@ def plot_learning_curves(history: pd.DataFrame, path: str | os.PathLike) -> Path
 
     Args:
         history: One row per epoch with column ``epoch`` and any of ``train_loss``,
-            ``train_ce``, ``train_jsd``, ``valid_ce`` (nats) and ``valid_accuracy``.
+            ``train_ce``, ``train_jsd``, ``valid_ce`` (nats) and ``valid_accuracy``; an ensemble's history
+            adds ``member`` (one curve per member).
         path: Output file (.png, .svg or .pdf).
 
     Returns:
@@ -180,20 +181,26 @@ def plot_learning_curves(history: pd.DataFrame, path: str | os.PathLike) -> Path
         )
     fig = _new_figure(9.0, 3.6)
     ax_loss, ax_acc = fig.subplots(1, 2)
-    epoch = history["epoch"].to_numpy()
     styles = {"train_loss": "-", "train_ce": "--", "train_jsd": ":", "valid_ce": "-"}
-    for column, style in styles.items():
-        if column in history.columns:
-            ax_loss.plot(epoch, history[column].to_numpy(dtype=float), style, marker=".", label=column)
-    if "valid_accuracy" in history.columns:
-        ax_acc.plot(epoch, history["valid_accuracy"].to_numpy(dtype=float), "-", marker=".", color="C2")
-    if "valid_ce" in history.columns and history["valid_ce"].notna().any():
+    present = [column for column in styles if column in history.columns]
+    # An ensemble's history has one block of epochs per member: one curve per member, one colour per column.
+    parts = [part for _, part in history.groupby("member")] if "member" in history.columns else [history]
+    for n, part in enumerate(parts):
+        epoch = part["epoch"].to_numpy()
+        for k, column in enumerate(present):
+            ax_loss.plot(epoch, part[column].to_numpy(dtype=float), styles[column], marker=".", color=f"C{k}",
+                         label=column if n == 0 else None)
+        if "valid_accuracy" in part.columns:
+            ax_acc.plot(epoch, part["valid_accuracy"].to_numpy(dtype=float), "-", marker=".", color="C2")
+    if len(parts) == 1 and "valid_ce" in history.columns and history["valid_ce"].notna().any():
+        epoch = history["epoch"].to_numpy()
         best = epoch[int(np.nanargmin(history["valid_ce"].to_numpy(dtype=float)))]
         for ax in (ax_loss, ax_acc):
             ax.axvline(best, color="grey", linestyle=":", linewidth=1, label=f"best epoch {best}")
     for ax in (ax_loss, ax_acc):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_loss.set(xlabel="Epoch", ylabel="Loss (nats)", title="Loss")
+    title = "Loss" if len(parts) == 1 else f"Loss ({len(parts)} members)"
+    ax_loss.set(xlabel="Epoch", ylabel="Loss (nats)", title=title)
     ax_acc.set(xlabel="Epoch", ylabel="Accuracy", title="Validation accuracy", ylim=(0.0, 1.02))
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)

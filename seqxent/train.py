@@ -10,7 +10,7 @@ import copy
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from seqxent.dataset import PreparedData
 from seqxent.errors import InputError
 from seqxent.inference import select_device
 from seqxent.losses import LossConfig, masked_cross_entropy
-from seqxent.models import build_model, count_parameters
+from seqxent.models import Ensemble, build_model, count_parameters
 from seqxent.multilabel import build_multilabel_loss, validate_multilabel
 from seqxent.objective import Objective, build_objective
 from seqxent.resume import TrainingState, capture_rng, fingerprint, load_state, restore_rng, save_state
@@ -72,12 +72,13 @@ class TrainConfig:
     fragment_min: int = 200
     noise_rate: float = 0.0
     ema_decay: float = 0.0
+    ensemble: int = 1
     seed: int = 1
     device: str = "auto"
     threads: int = 2
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "patience", "channels", "layers", "threads"):
+        for name in ("epochs", "batch_size", "patience", "channels", "layers", "threads", "ensemble"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"Expected argument `{name}` to be ≥ 1, but got {getattr(self, name)}")
         for name, (test, interval) in _RANGES.items():
@@ -200,9 +201,14 @@ def train_model(data: PreparedData, cfg: TrainConfig, state_path: Path | None = 
     With ``state_path``, the training state is saved there after every epoch, and a state found there that
     belongs to the same settings and data is resumed (see :mod:`seqxent.resume`).
 
+    With ``cfg.ensemble`` = n > 1, n members are trained this way with seeds ``seed`` … ``seed + n − 1`` and
+    averaged (:func:`train_ensemble`).
+
     Raises:
         InputError: when the train or valid split is empty, or the loss settings do not fit together.
     """
+    if cfg.ensemble > 1:
+        return train_ensemble(data, cfg, state_path)
     seed_everything(cfg.seed, cfg.threads)
     device = select_device(cfg.device)
     classes = data.classes()
@@ -258,3 +264,52 @@ def train_model(data: PreparedData, cfg: TrainConfig, state_path: Path | None = 
             "resumed_after_epoch": resumed_after or None, **objective.meta()}
     ckpt = Checkpoint(model.cpu(), data.task, data.alphabet, classes, kind, hparams, 1.0, meta)
     return ckpt, pd.DataFrame(history)
+
+
+def _member_state(state_path: Path | None, member: int) -> Path | None:
+    """Resumable state of one ensemble member, beside the ensemble's own ``state_path``."""
+    return state_path.with_name(f"{state_path.stem}.member{member}{state_path.suffix}") if state_path else None
+
+
+def train_ensemble(data: PreparedData, cfg: TrainConfig, state_path: Path | None = None
+                   ) -> tuple[Checkpoint, pd.DataFrame]:
+    """A deep ensemble: ``cfg.ensemble`` networks trained alone with consecutive seeds, predictions averaged.
+
+    Each member is trained and early-stopped on its own (:func:`train_model` with ``ensemble=1`` and seed
+    ``cfg.seed + i``); the checkpoint holds an :class:`~seqxent.models.Ensemble` whose softmax (sigmoid for
+    multi-label tasks) is the members' mean. Member states live beside ``state_path`` until every member is
+    done, so an interrupted ensemble resumes inside the member it was training. The history has one block of
+    rows per member (column ``member``); ``meta["members"]`` records each member's seed and best epoch, and
+    ``best_valid_ce`` / ``valid_accuracy`` are the ensemble's own.
+    """
+    members, histories = [], []
+    for i in range(cfg.ensemble):
+        ckpt, history = train_model(data, replace(cfg, ensemble=1, seed=cfg.seed + i), _member_state(state_path, i + 1))
+        members.append(ckpt)
+        histories.append(history.assign(member=i + 1))
+    first = members[0]
+    combine = "sigmoid" if data.task == "multilabel" else "softmax"
+    hparams = {"member": first.architecture, "n_members": cfg.ensemble, "combine": combine, **first.hparams}
+    model = Ensemble(**hparams)
+    for net, ckpt in zip(model.members, members, strict=True):
+        net.load_state_dict(ckpt.model.state_dict())
+    model.eval()
+    classes = data.classes()
+    validate_fn = validate_multilabel if data.task == "multilabel" else validate
+    valid_ce, valid_accuracy = validate_fn(model, data.examples("valid", classes), Collate(data.alphabet),
+                                           cfg.batch_size, torch.device("cpu"))
+    keys = ("seed", "best_epoch", "epochs_run", "best_valid_ce", "seconds")
+    meta = {**{k: v for k, v in first.meta.items() if k not in keys + ("train_config",)},
+            "train_config": asdict(cfg), "parameters": count_parameters(model),
+            "members": [{"seed": cfg.seed + i, **{k: m.meta[k] for k in keys[1:]}} for i, m in enumerate(members)],
+            "best_epoch": None, "epochs_run": sum(m.meta["epochs_run"] for m in members),
+            "seconds": sum(m.meta["seconds"] for m in members), "best_valid_ce": valid_ce,
+            "valid_accuracy": valid_accuracy}
+    log.info("ensemble of %d: valid CE %.4f (members %s), valid accuracy %.4f", cfg.ensemble, valid_ce,
+             ", ".join(f"{m.meta['best_valid_ce']:.4f}" for m in members), valid_accuracy)
+    for i in range(cfg.ensemble):
+        if state_path:
+            _member_state(state_path, i + 1).unlink(missing_ok=True)
+    history = pd.concat(histories, ignore_index=True)
+    history = history[["member"] + [c for c in history.columns if c != "member"]]
+    return Checkpoint(model, data.task, data.alphabet, classes, "ensemble", hparams, 1.0, meta), history

@@ -44,6 +44,17 @@ def test_round_trip_identical_logits(saved):
     assert not loaded.model.training
 
 
+def test_ensemble_round_trip_identical_logits(tmp_path):
+    torch.manual_seed(0)
+    hparams = {"member": "residue_cnn", "n_members": 2, "combine": "softmax", **HPARAMS}
+    ckpt = Checkpoint(build_model("ensemble", hparams).eval(), "residue", Alphabet.from_name("protein"),
+                      ["H", "E", "C"], "ensemble", hparams, meta={"members": [{"seed": 1}, {"seed": 2}]})
+    save_checkpoint(ckpt, tmp_path / "ensemble.pt")
+    loaded = load_checkpoint(tmp_path / "ensemble.pt")
+    assert loaded.architecture == "ensemble" and len(loaded.model.members) == 2
+    assert torch.equal(_logits(ckpt.model), _logits(loaded.model))
+
+
 def test_round_trip_metadata(saved):
     _, path = saved
     loaded = load_checkpoint(str(path))

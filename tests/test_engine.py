@@ -7,9 +7,9 @@ from torch import nn
 
 from seqxent.alphabet import Alphabet
 from seqxent.data import Collate, Example
-from seqxent.engine import ModelEngine, ResidueEngine, SequenceEngine, build_engine, fold_batch_norm
+from seqxent.engine import EnsembleEngine, ModelEngine, ResidueEngine, SequenceEngine, build_engine, fold_batch_norm
 from seqxent.errors import InputError
-from seqxent.models import ResidueCNN, SequenceCNN
+from seqxent.models import Ensemble, ResidueCNN, SequenceCNN
 
 DNA, PROTEIN = Alphabet.from_name("dna"), Alphabet.from_name("protein")
 
@@ -98,6 +98,23 @@ def test_max_tokens_and_input_order_kept():
     capped = engine.logits(examples, batch_size=64, max_tokens=60)
     for c, want in zip(capped, _one_at_a_time(model, examples, DNA), strict=True):
         np.testing.assert_allclose(c, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("member", "hparams", "alphabet", "ambiguous"), [
+    ("sequence_cnn", {"in_channels": 4, "n_classes": 5, "channels": 8, "layers": 3}, DNA, "N"),
+    ("residue_cnn", {"in_channels": 20, "n_classes": 3, "channels": 8, "layers": 3}, PROTEIN, "X"),
+])
+def test_ensemble_engine_matches_model(member, hparams, alphabet, ambiguous):
+    torch.manual_seed(3)
+    model = Ensemble(member, 3, **hparams)
+    for seed, net in enumerate(model.members):
+        _randomise_norms(net, seed)
+    model.eval()
+    engine = build_engine(model, alphabet)
+    assert isinstance(engine, EnsembleEngine) and engine.multiple == engine.members[0].multiple
+    examples = _examples(alphabet, LENGTHS, seed=2, ambiguous=ambiguous)
+    for g, want in zip(engine.logits(examples, batch_size=4), _one_at_a_time(model, examples, alphabet), strict=True):
+        np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-5)
 
 
 def test_unknown_architecture_and_slow_path_use_the_model_forward():

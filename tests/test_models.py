@@ -1,12 +1,13 @@
 """Tests of seqxent.models: logits shapes, padding invariance, receptive field and argument checks."""
 
+import numpy as np
 import pytest
 import torch
 
 from seqxent.alphabet import Alphabet
 from seqxent.data import Collate, Example
 from seqxent.errors import InputError
-from seqxent.models import ResidueCNN, SequenceCNN, build_model, count_parameters
+from seqxent.models import Ensemble, ResidueCNN, SequenceCNN, build_model, combine_logits, count_parameters
 
 DNA = Alphabet.from_name("dna")
 PROTEIN = Alphabet.from_name("protein")
@@ -167,7 +168,7 @@ def test_build_model_by_name():
 def test_build_model_unknown_kind():
     with pytest.raises(InputError) as info:
         build_model("transformer", {})
-    assert str(info.value) == ("Expected argument `kind` to be one of ['residue_cnn', 'sequence_cnn'], "
+    assert str(info.value) == ("Expected argument `kind` to be one of ['ensemble', 'residue_cnn', 'sequence_cnn'], "
                                "but got 'transformer'")
 
 
@@ -177,3 +178,42 @@ def test_count_parameters_exact():
     assert count_parameters(model) == 42 + 4 + 6 + 4 + 9
     model.head.weight.requires_grad_(False)
     assert count_parameters(model) == 65 - 6
+
+
+def test_combine_logits_is_the_mean_probability_of_an_independent_computation():
+    rng = np.random.default_rng(0)
+    members = [rng.normal(scale=30, size=(4, 3, 7)) for _ in range(3)]  # large logits: no overflow allowed
+    got = combine_logits([torch.tensor(z) for z in members], dim=1)
+    probs = [np.exp(z - z.max(axis=1, keepdims=True)) for z in members]
+    mean = np.mean([p / p.sum(axis=1, keepdims=True) for p in probs], axis=0)  # (4, 3, 7)
+    np.testing.assert_allclose(torch.softmax(got, dim=1).numpy(), mean, rtol=1e-9, atol=1e-12)
+    small = [rng.normal(size=(5, 4)) for _ in range(2)]
+    got = combine_logits([torch.tensor(z) for z in small], dim=1, combine="sigmoid")
+    mean = np.mean([1 / (1 + np.exp(-z)) for z in small], axis=0)
+    np.testing.assert_allclose(got.numpy(), np.log(mean / (1 - mean)), rtol=1e-9)
+    with pytest.raises(InputError, match="`combine` to be one of \\['softmax', 'sigmoid'\\], but got 'mean'"):
+        combine_logits([torch.zeros(1, 2)], dim=1, combine="mean")
+
+
+@pytest.mark.parametrize(("member", "make"), [("sequence_cnn", _sequence_cnn), ("residue_cnn", _residue_cnn)])
+def test_ensemble_forward_averages_its_members(member, make):
+    hparams = ({"in_channels": 4, "n_classes": 3, "channels": 8, "kernel_size": 5, "layers": 3}
+               if member == "sequence_cnn" else
+               {"in_channels": 20, "n_classes": 3, "channels": 8, "kernel_size": 3, "layers": 4})
+    ensemble = build_model("ensemble", {"member": member, "n_members": 2, **hparams}).eval()
+    alphabet = DNA if member == "sequence_cnn" else PROTEIN
+    batch = _batch(alphabet, ["ACGTACGTAC", "ACG"] if alphabet is DNA else ["MKVLAAGIVG", "MKV"])
+    with torch.no_grad():
+        a, b = (m(batch.x, batch.mask) for m in ensemble.members)
+        want = (torch.softmax(a, dim=1) + torch.softmax(b, dim=1)) / 2
+        torch.testing.assert_close(torch.softmax(ensemble(batch.x, batch.mask), dim=1), want)
+    assert count_parameters(ensemble) == 2 * count_parameters(make())
+
+
+def test_ensemble_argument_errors():
+    with pytest.raises(InputError, match="`member` to be one of .'residue_cnn', 'sequence_cnn'., but got 'ensemble'"):
+        Ensemble("ensemble", 2)
+    with pytest.raises(InputError, match="`n_members` to be an integer ≥ 1, but got 0"):
+        Ensemble("sequence_cnn", 0, in_channels=4, n_classes=2)
+    with pytest.raises(InputError, match="`combine` to be one of"):
+        Ensemble("sequence_cnn", 2, combine="vote", in_channels=4, n_classes=2)

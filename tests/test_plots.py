@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,6 +45,10 @@ def draw_learning_curves_without_jsd(path):
     return plots.plot_learning_curves(HISTORY.drop(columns="train_jsd"), path)
 
 
+def draw_learning_curves_of_an_ensemble(path):
+    return plots.plot_learning_curves(pd.concat([HISTORY.assign(member=1), HISTORY.assign(member=2)]), path)
+
+
 def draw_reliability(path):
     return plots.plot_reliability(
         [0.15, 0.35, np.nan, 0.9], [0.1, 0.4, np.nan, 0.95], [3, 5, 0, 40], path, ece=0.03
@@ -59,6 +65,7 @@ DRAWERS = [
     draw_confusion_truncated,
     draw_learning_curves,
     draw_learning_curves_without_jsd,
+    draw_learning_curves_of_an_ensemble,
     draw_reliability,
     draw_per_class,
 ]
@@ -141,3 +148,14 @@ def test_invalid_arguments(tmp_path, call, match):
     with pytest.raises(ValueError, match=match):
         call(tmp_path / "plot.png")
     assert not list(tmp_path.iterdir())
+
+
+def test_ensemble_learning_curves_draw_one_line_per_member_and_column(tmp_path, monkeypatch):
+    saved = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: saved.setdefault("fig", fig) and Path(path))
+    plots.plot_learning_curves(pd.concat([HISTORY.assign(member=m) for m in (1, 2, 3)]), tmp_path / "c.png")
+    ax_loss, ax_acc = saved["fig"].axes
+    columns = [c for c in ("train_loss", "train_ce", "train_jsd", "valid_ce") if c in HISTORY.columns]
+    assert len(ax_loss.lines) == 3 * len(columns) and len(ax_acc.lines) == 3
+    assert [t.get_text() for t in ax_loss.get_legend().get_texts()] == columns  # one legend entry per column
+    assert ax_loss.get_title() == "Loss (3 members)"

@@ -87,6 +87,27 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch, data, extra
     _assert_same_run(uninterrupted, resumed)
 
 
+def test_interrupted_ensemble_resumes_inside_its_second_member(tmp_path, monkeypatch):
+    cfg = TrainConfig(**CFG, ensemble=2)
+    uninterrupted = train_model(_sequence_data(), cfg)
+    state_path = tmp_path / "state.pt"
+    with monkeypatch.context() as patch:
+        def save_then_die(state, path):
+            save_state(state, path)
+            if path.name == "state.member2.pt" and state.epoch == 2:
+                raise _Killed
+        patch.setattr(seqxent.train, "save_state", save_then_die)
+        with pytest.raises(_Killed):
+            train_model(_sequence_data(), cfg, state_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.member1.pt", "state.member2.pt"]
+    resumed = train_model(_sequence_data(), cfg, state_path)
+    assert list(tmp_path.iterdir()) == []  # member states are removed once the ensemble is done
+    for (name, x), (_, y) in zip(uninterrupted[0].model.state_dict().items(),
+                                 resumed[0].model.state_dict().items(), strict=True):
+        assert torch.equal(x, y), name
+    pd.testing.assert_frame_equal(uninterrupted[1].drop(columns="seconds"), resumed[1].drop(columns="seconds"))
+
+
 def test_state_of_a_finished_early_stopped_run_gives_the_same_result(tmp_path, caplog):
     cfg = TrainConfig(**{**CFG, "patience": 1, "epochs": 30})
     first = train_model(_sequence_data(), cfg, tmp_path / "state.pt")

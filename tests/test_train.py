@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from seqxent.alphabet import Alphabet
+from seqxent.data import Collate
 from seqxent.dataset import PreparedData
 from seqxent.errors import InputError
 from seqxent.train import TrainConfig, train_model
@@ -87,6 +88,29 @@ def test_ema_checkpoint_is_the_warmed_up_average_of_the_steps(monkeypatch):
     assert not torch.equal(ckpt.model.state_dict()["head.weight"], steps[-1]["head.weight"])
 
 
+def test_ensemble_holds_the_members_trained_alone_and_reports_its_own_validation():
+    data = _toy_sequence_data()
+    cfg = {**CFG, "epochs": 3, "seed": 4}
+    ckpt, history = train_model(data, TrainConfig(**cfg, ensemble=2))
+    alone = [train_model(data, TrainConfig(**{**cfg, "seed": seed}))[0] for seed in (4, 5)]
+    assert ckpt.architecture == "ensemble" and ckpt.hparams["member"] == "sequence_cnn"
+    for member, single in zip(ckpt.model.members, alone, strict=True):
+        for (name, x), (_, y) in zip(member.state_dict().items(), single.model.state_dict().items(), strict=True):
+            assert torch.equal(x, y), name
+    assert [m["seed"] for m in ckpt.meta["members"]] == [4, 5]
+    assert [m["best_valid_ce"] for m in ckpt.meta["members"]] == [a.meta["best_valid_ce"] for a in alone]
+    assert list(history.columns[:2]) == ["member", "epoch"] and history["member"].tolist() == [1, 1, 1, 2, 2, 2]
+    # The ensemble's validation cross-entropy: the mean of the members' probabilities, computed apart.
+    valid = data.table[data.table["split"] == "valid"]
+    batch = Collate(data.alphabet)(data.examples("valid", ckpt.classes))
+    with torch.no_grad():
+        probs = sum(torch.softmax(a.model(batch.x, batch.mask), dim=1) for a in alone) / 2
+    target = torch.tensor([ckpt.classes.index(y) for y in valid["label"]])
+    want = float(-torch.log(probs[torch.arange(len(target)), target]).mean())
+    assert ckpt.meta["best_valid_ce"] == pytest.approx(want, rel=1e-5)
+    assert ckpt.meta["valid_accuracy"] == pytest.approx(float((probs.argmax(dim=1) == target).float().mean()))
+
+
 def test_config_errors():
     with pytest.raises(InputError, match="`epochs` to be ≥ 1, but got 0"):
         TrainConfig(epochs=0)
@@ -94,6 +118,8 @@ def test_config_errors():
         TrainConfig(dropout=1.5)
     with pytest.raises(InputError, match="`ema_decay` to be in \\[0, 1\\), but got 1"):
         TrainConfig(ema_decay=1.0)
+    with pytest.raises(InputError, match="`ensemble` to be ≥ 1, but got 0"):
+        TrainConfig(ensemble=0)
 
 
 def test_empty_valid_split_is_an_error():

@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> None:
     result["training"] = {k: meta.get(k) for k in ("epochs_run", "best_epoch", "seconds", "parameters",
                                                     "best_valid_ce")}
     result["training"].update(architecture=ckpt.architecture, **ckpt.hparams)
+    if meta.get("members"):  # an ensemble: each member's seed, best epoch and validation cross-entropy
+        result["training"]["members"] = meta["members"]
     seeds = {"train": meta.get("train_config", {}).get("seed"), "evaluate": args.seed,
              "split": (result.get("split_summary") or {}).get("seed")}
     result["provenance"] = collect_provenance(data_files=args.data_files, seeds=seeds,

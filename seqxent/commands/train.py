@@ -27,6 +27,7 @@ HELP = {"max_tokens": "cap on padded positions per batch (0 = no cap)",
         "fragment_min": "shortest random fragment, in positions",
         "noise_rate": "per-position substitution rate in training (random token, or N/X one time in four)",
         "ema_decay": "exponential moving average of the weights, used for validation and saved (0 = off)",
+        "ensemble": "train this many networks (seeds seed, seed+1, ...) and average their probabilities",
         "jsd_lambda": "weight of the adjacent-residue Jensen-Shannon penalty (0 disables it)",
         "class_weighting": "class weights of the cross-entropy", "loss": "ce or focal",
         "focal_alpha": "focal alpha of the positive (second) class of a binary task; 0 = no alpha",
@@ -58,5 +59,6 @@ def run(args: argparse.Namespace) -> None:
     save_checkpoint(ckpt, args.output)
     if args.history:
         write_table(history, args.history)
-    if args.state:  # finished: a later run with the same settings should train again, not resume
+    if args.state:  # finished: a later run with the same settings should train again, not resume (an
+        # ensemble removes its members' states itself)
         args.state.unlink(missing_ok=True)
