@@ -298,17 +298,17 @@ def train_ensemble(data: PreparedData, cfg: TrainConfig, state_path: Path | None
     validate_fn = validate_multilabel if data.task == "multilabel" else validate
     valid_ce, valid_accuracy = validate_fn(model, data.examples("valid", classes), Collate(data.alphabet),
                                            cfg.batch_size, torch.device("cpu"))
-    keys = ("seed", "best_epoch", "epochs_run", "best_valid_ce", "seconds")
-    meta = {**{k: v for k, v in first.meta.items() if k not in keys + ("train_config",)},
+    per_member = ("best_epoch", "epochs_run", "best_valid_ce", "seconds")
+    meta = {**{k: v for k, v in first.meta.items() if k not in per_member + ("train_config",)},
             "train_config": asdict(cfg), "parameters": count_parameters(model),
-            "members": [{"seed": cfg.seed + i, **{k: m.meta[k] for k in keys[1:]}} for i, m in enumerate(members)],
+            "members": [{"seed": cfg.seed + i, **{k: m.meta[k] for k in per_member}} for i, m in enumerate(members)],
             "best_epoch": None, "epochs_run": sum(m.meta["epochs_run"] for m in members),
             "seconds": sum(m.meta["seconds"] for m in members), "best_valid_ce": valid_ce,
             "valid_accuracy": valid_accuracy}
     log.info("ensemble of %d: valid CE %.4f (members %s), valid accuracy %.4f", cfg.ensemble, valid_ce,
              ", ".join(f"{m.meta['best_valid_ce']:.4f}" for m in members), valid_accuracy)
-    for i in range(cfg.ensemble):
-        if state_path:
+    if state_path:  # every member is done: a later run with the same settings trains again
+        for i in range(cfg.ensemble):
             _member_state(state_path, i + 1).unlink(missing_ok=True)
     history = pd.concat(histories, ignore_index=True)
     history = history[["member"] + [c for c in history.columns if c != "member"]]
