@@ -172,6 +172,16 @@ def test_unknown_top_level_keys_are_rendered(tmp_path):
     assert "Out-of-distribution detection" in html and "0.8123" in html and "hi" in html
 
 
+def test_ensemble_members_are_columns_of_the_training_table(tmp_path):
+    members = [{"seed": 1, "best_epoch": 9, "best_valid_ce": 0.4777}, {"seed": 2, "best_epoch": 16,
+                                                                     "best_valid_ce": 0.4321}]
+    metrics = {**METRICS, "training": {**METRICS["training"], "architecture": "ensemble", "members": members}}
+    html = report.render_report([make_results(tmp_path, metrics=metrics, with_plots=False)],
+                                tmp_path / "report.html").read_text()
+    assert "<tr><th></th><th>Members 1</th><th>Members 2</th></tr>" in html  # one column per member
+    assert re.search(r"<td>Best valid ce</td><td[^>]*>0.4777</td><td[^>]*>0.4321</td>", html)
+
+
 def test_long_per_class_table_is_collapsed(tmp_path):
     metrics = copy.deepcopy(METRICS)
     metrics["per_class"] = {f"c{i}": {"f1": 0.5, "support": 1} for i in range(report.COLLAPSE_ROWS + 1)}
