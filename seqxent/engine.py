@@ -20,9 +20,8 @@ logits as ``model(x, mask)`` (to float rounding, about 1e-6) with less work per 
 
 An :class:`~seqxent.models.Ensemble` runs each member through its own engine and averages their
 probabilities (:class:`EnsembleEngine`). Networks without a fast form fall back to their own ``forward``
-(:class:`ModelEngine`). ``torch.compile``
-was measured and left out: on 2 CPU cores it took 1–2 minutes to compile (again for new batch shapes)
-and gained only 1.3–1.6x.
+(:class:`ModelEngine`). ``torch.compile`` was measured and left out: on 2 CPU cores it took 1–2 minutes to
+compile (again for new batch shapes) and gained only 1.3–1.6x.
 """
 
 from __future__ import annotations

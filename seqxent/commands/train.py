@@ -59,6 +59,5 @@ def run(args: argparse.Namespace) -> None:
     save_checkpoint(ckpt, args.output)
     if args.history:
         write_table(history, args.history)
-    if args.state:  # finished: a later run with the same settings should train again, not resume (an
-        # ensemble removes its members' states itself)
+    if args.state:  # finished: a later run with the same settings trains again (ensembles clear their members')
         args.state.unlink(missing_ok=True)
