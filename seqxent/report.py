@@ -186,11 +186,13 @@ def _mapping_tables(mapping: Mapping[str, Any]) -> list[Table]:
 
     A list of mappings (e.g. the members of an ensemble) becomes one column per item, ``key 1``, ``key 2``, ….
     """
-    records = {key: value for key, value in mapping.items()
-               if isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value)}
-    mapping = {k: v for key, value in mapping.items()
-               for k, v in ([(f"{key} {i}", item) for i, item in enumerate(value, 1)] if key in records
-                            else [(key, value)])}
+    expanded = {}
+    for key, value in mapping.items():
+        if isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
+            expanded.update({f"{key} {i}": item for i, item in enumerate(value, 1)})
+        else:
+            expanded[key] = value
+    mapping = expanded
     tables = []
     scalars = {key: value for key, value in mapping.items() if not _is_nested(value)}
     nested = {key: value for key, value in mapping.items() if _is_nested(value)}
