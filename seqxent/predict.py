@@ -7,6 +7,7 @@ Memory stays flat in the number of records (one chunk at a time). Every input re
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -93,31 +94,45 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
     engine = build_engine(ckpt.model, ckpt.alphabet, device, precision)  # same logits, faster (seqxent.engine)
     activation = sigmoid if ckpt.task == "multilabel" else softmax  # multilabel: independent label probabilities
     rule = AbstainRule.from_meta(ckpt.meta) if abstain and calibrated else None
-    prepared = (_prepare(chunk, ckpt) for chunk in _chunks(records, chunk_size))
-    # The engine computes the next chunk in the background while this one is yielded (and written).
     reference = KmerReference.from_meta(ckpt.meta) if ckpt.task == "sequence" else None
-    for (chunk, checked), logits in engine.map_chunks(prepared, batch_size, max_tokens):
-        distance = None
-        if reference is not None and logits:
-            distance = reference.distance([seq for seq, why in checked if not why])
-        novelty = iter(_novelty(logits, ckpt.task, temperature, distance))
-        # Sequence models: one (N, K) array per chunk, so the softmax runs once, not once per record.
-        probs = iter(activation(np.stack(logits), temperature) if logits and logits[0].ndim == 1
-                     else (activation(z, temperature) for z in logits))
-        for rec, (seq, why) in zip(chunk, checked, strict=True):
-            if why:
-                yield Prediction(rec.id, seq, None, why)
-                continue
-            scores = next(novelty)
-            abstained = bool(rule is not None and scores is not None and rule.abstains(scores))
-            yield Prediction(rec.id, seq, next(probs), novelty=scores, abstained=abstained)
+    # The engine computes the next chunk's logits in the background while this one is yielded (and written),
+    # and a second thread its k-mer distances (numpy and scipy release the GIL while they count).
+    with ThreadPoolExecutor(1) as side:
+        prepared = (_prepare(chunk, ckpt, reference, side) for chunk in _chunks(records, chunk_size))
+        for (chunk, checked, distance), logits in engine.map_chunks(prepared, batch_size, max_tokens):
+            distance = None if distance is None else distance.result()
+            yield from _predictions(chunk, checked, logits, distance, ckpt.task, temperature, activation, rule)
 
 
-def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint) -> tuple[tuple[list, list], list[Example]]:
-    """``((chunk, checks), examples)``: each record's cleaned sequence and skip reason, and the valid ones encoded."""
+def _predictions(chunk: list[FastaRecord], checked: list[tuple[str, str]], logits: list[np.ndarray],
+                 distance: np.ndarray | None, task: str, temperature: float, activation,
+                 rule: AbstainRule | None) -> Iterator[Prediction]:
+    """The :class:`Prediction` of every record of a chunk, from the logits of its valid records."""
+    novelty = iter(_novelty(logits, task, temperature, distance))
+    # Sequence models: one (N, K) array per chunk, so the softmax runs once, not once per record.
+    probs = iter(activation(np.stack(logits), temperature) if logits and logits[0].ndim == 1
+                 else (activation(z, temperature) for z in logits))
+    for rec, (seq, why) in zip(chunk, checked, strict=True):
+        if why:
+            yield Prediction(rec.id, seq, None, why)
+            continue
+        scores = next(novelty)
+        abstained = bool(rule is not None and scores is not None and rule.abstains(scores))
+        yield Prediction(rec.id, seq, next(probs), novelty=scores, abstained=abstained)
+
+
+def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint, reference: KmerReference | None,
+             side: ThreadPoolExecutor) -> tuple[tuple[list, list, Future | None], list[Example]]:
+    """``((chunk, checks, distances), examples)`` of a chunk of records.
+
+    ``checks`` holds each record's cleaned sequence and skip reason, ``examples`` the valid records encoded,
+    and ``distances`` (models with a k-mer reference) the future of their k-mer distances, run on ``side``.
+    """
     checked = [_check(rec, ckpt) for rec in chunk]
     examples = [Example(rec.id, codes) for rec, (_, why, codes) in zip(chunk, checked, strict=True) if not why]
-    return (chunk, [(seq, why) for seq, why, _ in checked]), examples
+    valid = [seq for seq, why, _ in checked if not why]
+    distance = side.submit(reference.distance, valid) if reference is not None and valid else None
+    return (chunk, [(seq, why) for seq, why, _ in checked], distance), examples
 
 
 def _novelty(logits: list[np.ndarray], task: str, temperature: float,

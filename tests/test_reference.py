@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from seqxent import reference
 from seqxent.errors import InputError
 from seqxent.reference import KmerReference, auto_scaled, kmers
 
@@ -25,17 +26,20 @@ def _random_dna(rng: random.Random, n: int, alphabet: str = "ACGT") -> str:
     return "".join(rng.choice(alphabet) for _ in range(n))
 
 
-def test_kmers_are_the_distinct_unambiguous_words_in_base_4():
+@pytest.mark.parametrize("k", [5, 12, 24])
+def test_kmers_are_the_distinct_unambiguous_words_in_base_4(k):
     rng = random.Random(1)
-    seq = _random_dna(rng, 300, "ACGTACGTACGTN")
-    got = kmers(seq, k=5)
-    want = sorted(sum("ACGT".index(c) * 4 ** (4 - i) for i, c in enumerate(w)) for w in _brute_kmers(seq, 5))
-    assert got.tolist() == want
-    assert kmers(seq.lower(), k=5).tolist() == want  # soft-masked bases count
-    assert kmers("ACG", k=5).size == 0
+    seq = _random_dna(rng, 300, "ACGTACGTACGT" + "ACGTN" * (k < 10))  # no 24-mer would survive many Ns
+    got = kmers(seq, k=k)
+    want = sorted(sum("ACGT".index(c) * 4 ** (k - 1 - i) for i, c in enumerate(w)) for w in _brute_kmers(seq, k))
+    assert got.tolist() == want and len(want) > 100
+    assert kmers(seq.lower(), k=k).tolist() == want  # soft-masked bases count
+    assert kmers("ACG", k=k).size == 0
 
 
-def test_distance_is_one_minus_the_best_containment():
+@pytest.mark.parametrize("dense_cells", [reference.DENSE_CELLS, 0], ids=["dense", "sparse"])
+def test_distance_is_one_minus_the_best_containment(monkeypatch, dense_cells):
+    monkeypatch.setattr(reference, "DENSE_CELLS", dense_cells)  # both kinds of incidence matrix
     rng = random.Random(2)
     references = [_random_dna(rng, rng.randint(40, 120)) for _ in range(30)]
     # queries: exact fragments, mutated copies, unrelated sequences, N runs, lower case, too short
@@ -46,7 +50,9 @@ def test_distance_is_one_minus_the_best_containment():
         for i in rng.sample(range(len(q)), 5):
             q[i] = rng.choice("ACGT")
         queries.append("".join(q))
-    got = KmerReference(references, k=8).distance(queries)
+    ref = KmerReference(references, k=8)
+    got = ref.distance(queries)
+    assert isinstance(ref.index()[0], np.ndarray) == (dense_cells > 0)
     want = [_brute_distance(q, references, 8) for q in queries]
     np.testing.assert_allclose(got, want)
     assert got[0] == 0.0 and got[1] == 0.0 and got[3] == 1.0 and got[4] == 1.0
