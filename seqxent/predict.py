@@ -96,11 +96,11 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
     rule = AbstainRule.from_meta(ckpt.meta) if abstain and calibrated else None
     reference = KmerReference.from_meta(ckpt.meta) if ckpt.task == "sequence" else None
     # The engine computes the next chunk's logits in the background while this one is yielded (and written),
-    # and a second thread its k-mer distances (numpy and scipy release the GIL while they count).
-    with ThreadPoolExecutor(1) as side:
-        prepared = (_prepare(chunk, ckpt, reference, side) for chunk in _chunks(records, chunk_size))
-        for (chunk, checked, distance), logits in engine.map_chunks(prepared, batch_size, max_tokens):
-            distance = None if distance is None else distance.result()
+    # and as many side threads as it has workers its k-mer distances (numpy and scipy release the GIL).
+    with ThreadPoolExecutor(engine.workers) as side:
+        prepared = (_prepare(chunk, ckpt, reference, side, engine.workers) for chunk in _chunks(records, chunk_size))
+        for (chunk, checked, parts), logits in engine.map_chunks(prepared, batch_size, max_tokens):
+            distance = np.concatenate([part.result() for part in parts]) if parts else None
             yield from _predictions(chunk, checked, logits, distance, ckpt.task, temperature, activation, rule)
 
 
@@ -122,17 +122,21 @@ def _predictions(chunk: list[FastaRecord], checked: list[tuple[str, str]], logit
 
 
 def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint, reference: KmerReference | None,
-             side: ThreadPoolExecutor) -> tuple[tuple[list, list, Future | None], list[Example]]:
+             side: ThreadPoolExecutor, n_parts: int) -> tuple[tuple[list, list, list[Future]], list[Example]]:
     """``((chunk, checks, distances), examples)`` of a chunk of records.
 
     ``checks`` holds each record's cleaned sequence and skip reason, ``examples`` the valid records encoded,
-    and ``distances`` (models with a k-mer reference) the future of their k-mer distances, run on ``side``.
+    and ``distances`` (models with a k-mer reference; else empty) the futures of their k-mer distances, in
+    ``n_parts`` consecutive parts run side by side on ``side``.
     """
     checked = [_check(rec, ckpt) for rec in chunk]
     examples = [Example(rec.id, codes) for rec, (_, why, codes) in zip(chunk, checked, strict=True) if not why]
     valid = [seq for seq, why, _ in checked if not why]
-    distance = side.submit(reference.distance, valid) if reference is not None and valid else None
-    return (chunk, [(seq, why) for seq, why, _ in checked], distance), examples
+    parts = []
+    if reference is not None and valid:
+        step = -(-len(valid) // n_parts)
+        parts = [side.submit(reference.distance, valid[i:i + step]) for i in range(0, len(valid), step)]
+    return (chunk, [(seq, why) for seq, why, _ in checked], parts), examples
 
 
 def _novelty(logits: list[np.ndarray], task: str, temperature: float,

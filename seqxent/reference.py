@@ -171,8 +171,7 @@ class KmerReference:
         hits = sparse.csr_matrix((np.ones(int(found.sum()), dtype=np.float32), (query[found], pos[found])),
                                  shape=(len(queries), len(vocabulary)))
         shared = hits @ incidence  # (queries, records): shared k-mers of every pair; the best record per query
-        shared = shared.max(axis=1) if isinstance(shared, np.ndarray) else shared.max(axis=1).toarray()[:, 0]
-        return np.where(sizes > 0, 1.0 - shared / np.maximum(sizes, 1), 1.0)
+        return np.where(sizes > 0, 1.0 - _row_max(shared) / np.maximum(sizes, 1), 1.0)
 
     def to_meta(self) -> dict:
         """The reference for a checkpoint's ``meta["reference"]``: k and the gzipped sequences as bytes."""
@@ -188,3 +187,18 @@ class KmerReference:
             return None
         text = gzip.decompress(stored["sequences_gz"].numpy().tobytes()).decode("ascii")
         return cls(text.split("\n"), int(stored["k"]), int(stored["scaled"]))
+
+
+def _row_max(matrix) -> np.ndarray:
+    """Largest value of each row of a dense array or a non-negative scipy CSR matrix (0 for an empty row).
+
+    A CSR product's column indices are unsorted; this reads its stored values directly rather than letting
+    scipy sort them first (a third of the time of a 16S chunk).
+    """
+    if isinstance(matrix, np.ndarray):
+        return matrix.max(axis=1)
+    out = np.zeros(matrix.shape[0], dtype=matrix.dtype)
+    filled = np.diff(matrix.indptr) > 0
+    if filled.any():
+        out[filled] = np.maximum.reduceat(matrix.data, matrix.indptr[:-1][filled])
+    return out
