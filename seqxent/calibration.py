@@ -4,6 +4,14 @@ A single scalar ``temperature`` ``T > 0`` divides every logit; it is fitted on h
 the negative log-likelihood (NLL). Dividing by a positive constant never changes the arg-max, so accuracy is
 kept while over-confident (``T > 1``) or under-confident (``T < 1``) probabilities are corrected.
 
+With ``prior_sd > 0`` the fit is the maximum a posteriori temperature under a normal prior on ``log T``
+centred at 0 (``T = 1``): it minimises the summed NLL plus ``(log T)^2 / (2 prior_sd^2)``. On a validation
+split of a few dozen items that the network gets all (or all but one) right, the plain fit runs to the
+sharpest bound, 0.05, and the calibrated model then claims near-certainty on every test item; the prior holds
+T near 1 unless the items say otherwise. Its weight does not grow with the items, so on thousands of
+residues it makes no difference. (COI species, 10 splits of ~90 validation barcodes: one split's plain fit
+was 0.05, with ``prior_sd = 1`` 0.36; docs/calibration.md.)
+
 Residue tasks: flatten channels-first logits ``(B, C, L)`` to ``(B * L, C)`` with
 ``logits.permute(0, 2, 1).reshape(-1, C)`` and targets ``(B, L)`` to ``(B * L,)``; padding positions carry the
 target ``-100`` and are ignored.
@@ -25,23 +33,31 @@ from seqxent.metrics import calibration_error
 #: "the model knows nothing"), and such values are better reported as clamped than extrapolated.
 MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 20.0
+#: Default standard deviation of the prior on log T of ``seqxent calibrate`` (T within a factor e^2 ≈ 7.4 of 1
+#: at two standard deviations).
+DEFAULT_PRIOR_SD = 1.0
 
 # Golden-section search runs on log T: the NLL is convex in 1/T, hence unimodal in log T.
 _INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
 # Stop once the bracket on log T is narrower than this (a relative precision of about 1e-7 on T).
 _LOG_T_TOL = 1e-7
+# Points of the scan over log T that brackets the minimum before the golden-section search (0.095 apart: a
+# factor of 1.1 in T).
+_GRID = 64
 
 
 def fit_temperature(
-    logits: torch.Tensor, target: torch.Tensor, max_iter: int = 200, ignore_index: int = -100
+    logits: torch.Tensor, target: torch.Tensor, max_iter: int = 200, ignore_index: int = -100,
+    prior_sd: float = 0.0,
 ) -> float:
-    """Fit the temperature that minimises the NLL of ``softmax(logits / T)``.
+    """Fit the temperature that minimises the NLL of ``softmax(logits / T)`` (plus a prior on ``log T``).
 
-    The search is a deterministic golden-section search over ``log T`` in
-    ``[log MIN_TEMPERATURE, log MAX_TEMPERATURE]`` carried out in float64. The NLL is convex in ``1 / T``, so
-    it is unimodal in ``log T`` and the search finds the global minimum inside the bounds; when the minimum
-    lies outside them, the result is clamped to the nearest bound. The returned temperature never has a
-    larger NLL on ``(logits, target)`` than ``T = 1``.
+    The search is deterministic, over ``log T`` in ``[log MIN_TEMPERATURE, log MAX_TEMPERATURE]``, in float64:
+    a scan of :data:`_GRID` points, then a golden-section search between the neighbours of the best one. The
+    NLL is convex in ``1 / T``, hence unimodal in ``log T``, so the search finds the global minimum inside the
+    bounds; when the minimum lies outside them, the result is clamped to the nearest bound. The returned
+    temperature never has a larger NLL on ``(logits, target)`` than ``T = 1`` (with a prior: its objective is
+    never larger than at ``T = 1``, where the prior term is 0, so neither is its NLL).
 
     Args:
         logits: Float tensor of shape ``(N, C)``; for residue tasks flattened over residues (module docs).
@@ -49,6 +65,8 @@ def fit_temperature(
         max_iter: Maximum number of golden-section steps (one NLL evaluation each); about 40 steps already
             reach the internal tolerance of 1e-7 on ``log T``.
         ignore_index: Target value of items to leave out, such as padding residues.
+        prior_sd: Standard deviation of the normal prior on ``log T`` (module docs); 0 = none, the plain
+            maximum-likelihood fit.
 
     Returns:
         The fitted temperature, in ``[MIN_TEMPERATURE, MAX_TEMPERATURE]``.
@@ -66,16 +84,22 @@ def fit_temperature(
         0.05
         >>> fit_temperature(logits, torch.tensor([0, 1, -100, -100]))  # padding is ignored
         0.05
+        >>> round(fit_temperature(logits, torch.tensor([0, 1, 0, 1]), prior_sd=1.0), 3)  # the prior holds it
+        0.615
     """
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"Expected argument `max_iter` to be an integer larger than 0, but got {max_iter!r}")
+    check_prior_sd(prior_sd)
     logits, target = _valid_items(logits, target, ignore_index)
 
-    def nll_at(log_t: float) -> float:
-        return F.cross_entropy(logits / math.exp(log_t), target).item()
+    def objective(log_t: float) -> float:
+        if not prior_sd:
+            return F.cross_entropy(logits / math.exp(log_t), target).item()
+        total = F.cross_entropy(logits / math.exp(log_t), target, reduction="sum").item()
+        return total + log_t * log_t / (2.0 * prior_sd * prior_sd)
 
     low, high = math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE)
-    log_t = _golden_section_min(nll_at, low, high, max_iter)
+    log_t = _golden_section_min(objective, low, high, max_iter)
     # exp(log(x)) need not round-trip exactly, so the bounds are returned as the constants themselves.
     if log_t <= low:
         return MIN_TEMPERATURE
@@ -171,6 +195,14 @@ def ece_noise_floor(probs: npt.ArrayLike, n_bins: int = 15, n_draws: int = 200, 
     return {"mean": float(np.mean(draws)), "p95": float(np.quantile(draws, 0.95))}
 
 
+def check_prior_sd(prior_sd: float) -> float:
+    """Return ``prior_sd`` if it is a finite number ≥ 0 (0: no prior), else raise ValueError naming it."""
+    is_number = isinstance(prior_sd, int | float) and not isinstance(prior_sd, bool)
+    if not is_number or not math.isfinite(prior_sd) or prior_sd < 0:
+        raise ValueError(f"Expected argument `prior_sd` to be a finite number ≥ 0, but got {prior_sd!r}")
+    return prior_sd
+
+
 def _check_temperature(temperature: float) -> None:
     """Raise unless ``temperature`` is a finite real number larger than 0."""
     is_number = isinstance(temperature, int | float) and not isinstance(temperature, bool)
@@ -223,7 +255,15 @@ def _describe(value: object) -> str:
 
 
 def _golden_section_min(f: Callable[[float], float], low: float, high: float, max_iter: int) -> float:
-    """Minimise a unimodal function on ``[low, high]``, also trying both bounds and 0 (``T = 1``)."""
+    """Minimise ``f`` on ``[low, high]``, also trying both bounds and 0 (``T = 1``).
+
+    A scan of :data:`_GRID` points brackets the best one first, so a sum of the NLL and a prior need not be
+    unimodal over the whole range for the golden-section search that follows.
+    """
+    grid = [low + (high - low) * i / (_GRID - 1) for i in range(_GRID)]
+    best = min(range(_GRID), key=lambda i: f(grid[i]))
+    bounds = (low, high)
+    low, high = grid[max(best - 1, 0)], grid[min(best + 1, _GRID - 1)]
     c, d = high - _INV_PHI * (high - low), low + _INV_PHI * (high - low)
     fc, fd = f(c), f(d)
     for _ in range(max_iter):
@@ -238,5 +278,5 @@ def _golden_section_min(f: Callable[[float], float], low: float, high: float, ma
             d = low + _INV_PHI * (high - low)
             fd = f(d)
     # The bounds catch a minimum outside the search range exactly; 0.0 guarantees "never worse than T = 1".
-    candidates = [(fc, c), (fd, d), (f(low), low), (f(high), high), (f(0.0), 0.0)]
+    candidates = [(fc, c), (fd, d), (f(bounds[0]), bounds[0]), (f(bounds[1]), bounds[1]), (f(0.0), 0.0)]
     return min(candidates)[1]

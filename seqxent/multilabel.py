@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from seqxent.calibration import MAX_TEMPERATURE, MIN_TEMPERATURE
+from seqxent.calibration import MAX_TEMPERATURE, MIN_TEMPERATURE, check_prior_sd
 from seqxent.errors import InputError
 from seqxent.losses import LossOutput, multilabel_bce
 
@@ -218,8 +218,11 @@ def sigmoid_nll(logits: np.ndarray, target: np.ndarray, temperature: float = 1.0
     return float((np.logaddexp(0.0, z) - y * z).sum(axis=-1).mean())
 
 
-def fit_sigmoid_temperature(logits: np.ndarray, target: np.ndarray) -> float:
+def fit_sigmoid_temperature(logits: np.ndarray, target: np.ndarray, prior_sd: float = 0.0) -> float:
     """One temperature for all sigmoids, minimising :func:`sigmoid_nll` on held-out data.
+
+    With ``prior_sd > 0``, the summed NLL plus ``(log T)^2 / (2 prior_sd^2)`` (a normal prior on ``log T``
+    centred at ``T = 1``, as :func:`seqxent.calibration.fit_temperature`).
 
     The loss is convex in ``1 / T``, so it is unimodal in ``log T``; a bounded Brent search over
     ``log T`` in ``[log MIN_TEMPERATURE, log MAX_TEMPERATURE]`` finds its minimum, and the result is never
@@ -243,15 +246,21 @@ def fit_sigmoid_temperature(logits: np.ndarray, target: np.ndarray) -> float:
         raise InputError("Expected argument `logits` to be finite, but got NaN or infinite values")
     from scipy.optimize import minimize_scalar  # here, not at the top: see `sigmoid`
 
+    check_prior_sd(prior_sd)
+
+    def objective(log_t: float) -> float:
+        nll = sigmoid_nll(logits, target, math.exp(log_t))
+        return nll * len(logits) + log_t * log_t / (2.0 * prior_sd * prior_sd) if prior_sd else nll
+
     low, high = math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE)
-    found = minimize_scalar(lambda log_t: sigmoid_nll(logits, target, math.exp(log_t)), bounds=(low, high),
-                            method="bounded", options={"xatol": 1e-7})
+    found = minimize_scalar(objective, bounds=(low, high), method="bounded", options={"xatol": 1e-7})
     candidates = [float(math.exp(found.x)), MIN_TEMPERATURE, MAX_TEMPERATURE, 1.0]
-    return min(candidates, key=lambda t: sigmoid_nll(logits, target, t))
+    return min(candidates, key=lambda t: objective(math.log(t)))
 
 
-def calibrate_multilabel(logits: np.ndarray, target: np.ndarray) -> tuple[float, dict[str, float]]:
+def calibrate_multilabel(logits: np.ndarray, target: np.ndarray,
+                         prior_sd: float = 0.0) -> tuple[float, dict[str, float]]:
     """Fitted temperature and the validation NLL (nats per record, summed over labels) before and after it."""
-    temperature = fit_sigmoid_temperature(logits, target)
+    temperature = fit_sigmoid_temperature(logits, target, prior_sd)
     return temperature, {"valid_nll_before": sigmoid_nll(logits, target),
                          "valid_nll_after": sigmoid_nll(logits, target, temperature)}

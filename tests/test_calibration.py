@@ -51,6 +51,33 @@ def test_fit_temperature_matches_closed_form():
     assert fitted == pytest.approx(2.0 / math.log(3.0), rel=1e-6)
 
 
+@pytest.mark.parametrize("prior_sd", [0.25, 1.0, 3.0])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fit_temperature_with_a_prior_matches_a_grid_search(prior_sd, seed):
+    # Few items, all but one right: the prior pulls T from the plain fit towards 1.
+    gen = torch.Generator().manual_seed(seed)
+    logits = 4.0 * torch.randn(30, 4, generator=gen, dtype=torch.float64)
+    target = logits.argmax(dim=1)
+    target[0] = (target[0] + 1) % 4  # one error
+    fitted = fit_temperature(logits, target, prior_sd=prior_sd)
+    grid = np.linspace(math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE), 20_001)
+    objective = [30 * _slow_nll(logits, target, math.exp(u)) + u * u / (2 * prior_sd**2) for u in grid[::20]]
+    coarse = grid[::20][int(np.argmin(objective))]
+    fine = grid[(grid > coarse - 0.01) & (grid < coarse + 0.01)]
+    best = fine[int(np.argmin([30 * _slow_nll(logits, target, math.exp(u)) + u * u / (2 * prior_sd**2)
+                               for u in fine]))]
+    assert math.log(fitted) == pytest.approx(best, abs=1e-3)
+    assert temperature_nll(logits, target, fitted) <= temperature_nll(logits, target, 1.0) + 1e-12
+    plain = fit_temperature(logits, target)
+    assert min(plain, 1.0) <= fitted <= max(plain, 1.0)  # the prior only moves T towards 1
+
+
+def test_fit_temperature_prior_is_named_when_invalid():
+    for bad in (-1.0, float("nan"), "1", True):
+        with pytest.raises(ValueError, match="`prior_sd` to be a finite number ≥ 0"):
+            fit_temperature(torch.zeros(2, 2), torch.tensor([0, 1]), prior_sd=bad)
+
+
 @pytest.mark.parametrize(
     ("target", "expected"),
     [

@@ -152,6 +152,16 @@ def test_fit_temperature_matches_a_grid_search_and_is_never_worse_than_one():
     assert sigmoid_nll(logits, target, fitted) <= sigmoid_nll(logits, target, 1.0)
 
 
+def test_fit_temperature_with_a_prior_matches_a_grid_search():
+    logits, target = np.array([[5.0], [-5.0], [4.0]]), np.array([[1.0], [0.0], [1.0]])  # always right
+    assert fit_sigmoid_temperature(logits, target) == 0.05  # plain fit: as sharp as allowed
+    fitted = fit_sigmoid_temperature(logits, target, prior_sd=1.0)
+    grid = np.linspace(np.log(0.05), np.log(20), 20001)
+    objective = [3 * sigmoid_nll(logits, target, np.exp(u)) + u * u / 2 for u in grid]
+    assert np.log(fitted) == pytest.approx(grid[np.argmin(objective)], abs=1e-3)
+    assert 0.05 < fitted < 1.0
+
+
 @pytest.mark.parametrize(("logits", "target", "expected"), [
     ([[5.0], [-5.0]], [[1.0], [0.0]], 0.05),  # always right: as sharp as allowed
     ([[5.0], [-5.0]], [[0.0], [1.0]], 20.0),  # always wrong: as flat as allowed

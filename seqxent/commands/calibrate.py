@@ -1,6 +1,7 @@
 r"""Fit the softmax temperature of a trained model on the validation split (temperature scaling).
 
-The temperature T minimises the validation negative log-likelihood of softmax(logits / T); it is stored in
+The temperature T minimises the validation negative log-likelihood of softmax(logits / T) (plus, by
+default, a weak normal prior on log T centred at T = 1: --temperature-prior-sd); it is stored in
 the new checkpoint and applied by `seqxent predict` and `seqxent evaluate` (multilabel models: one T for
 all sigmoids, minimising the summed binary cross-entropy). For sequence tasks it also
 chooses the abstain threshold: the novelty score (--ood-score) above which `seqxent predict` labels a record
@@ -23,7 +24,7 @@ import pandas as pd
 import torch
 
 from seqxent import metrics
-from seqxent.calibration import fit_temperature
+from seqxent.calibration import DEFAULT_PRIOR_SD, check_prior_sd, fit_temperature
 from seqxent.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from seqxent.dataset import PreparedData, read_dataset
 from seqxent.errors import InputError
@@ -41,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="uncalibrated checkpoint (model_raw.pt)")
     parser.add_argument("--dataset", type=Path, required=True, help="dataset.tsv.gz (its valid split is used)")
     parser.add_argument("--output", type=Path, required=True, help="calibrated checkpoint to write (model.pt)")
+    parser.add_argument("--temperature-prior-sd", type=float, default=DEFAULT_PRIOR_SD,
+                        help="standard deviation of a normal prior on log T centred at T = 1 (0: plain "
+                             "maximum-likelihood fit); keeps a few dozen validation records that the model gets "
+                             "all right from driving T to its sharpest bound, and hardly matters on thousands")
     parser.add_argument("--ood-score", choices=ALL_SCORES, default="energy",
                         help="novelty score of the abstain rule (sequence tasks): energy -T*logsumexp(z/T), "
                              "msp 1 - max probability, nll -log max probability, or kmer_distance (DNA: share "
@@ -64,15 +69,21 @@ def run(args: argparse.Namespace) -> None:
     ckpt = load_checkpoint(args.model, device)
     data = read_dataset(args.dataset)
     preds = split_predictions(ckpt, data, "valid", device=device)
+    prior_sd = args.temperature_prior_sd
+    try:
+        check_prior_sd(prior_sd)
+    except ValueError as err:
+        raise InputError(f"--temperature-prior-sd: {err}") from None
     if ckpt.task == "multilabel":  # one temperature shared by all sigmoids, fitted on the summed BCE
-        temperature, nll = calibrate_multilabel(preds.logits, preds.target)
+        temperature, nll = calibrate_multilabel(preds.logits, preds.target, prior_sd)
     else:
-        temperature = fit_temperature(torch.from_numpy(preds.logits), torch.from_numpy(preds.target))
+        temperature = fit_temperature(torch.from_numpy(preds.logits), torch.from_numpy(preds.target),
+                                      prior_sd=prior_sd)
         nll = {name: metrics.log_loss(softmax(preds.logits, t), preds.target)
                for name, t in (("valid_nll_before", 1.0), ("valid_nll_after", temperature))}
     log.info("temperature %.4f: validation NLL %.4f -> %.4f nats", temperature, *nll.values())
     ckpt.temperature = temperature
-    ckpt.meta["calibration"] = {"temperature": temperature, **nll}
+    ckpt.meta["calibration"] = {"temperature": temperature, "prior_sd": prior_sd, **nll}
     if ckpt.task == "sequence":
         distance = _add_reference(ckpt, data, args.reference_k, args.reference_scaled, preds.rows["sequence"])
         if args.ood_score == REFERENCE_SCORE and distance is None:
