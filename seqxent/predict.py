@@ -95,6 +95,8 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
     activation = sigmoid if ckpt.task == "multilabel" else softmax  # multilabel: independent label probabilities
     rule = AbstainRule.from_meta(ckpt.meta) if abstain and calibrated else None
     reference = KmerReference.from_meta(ckpt.meta) if ckpt.task == "sequence" else None
+    if reference is not None:
+        reference.index()  # built once here, not by each side thread at its first chunk
     # The engine computes the next chunk's logits in the background while this one is yielded (and written),
     # and as many side threads as it has workers its k-mer distances (numpy and scipy release the GIL).
     with ThreadPoolExecutor(engine.workers) as side:
