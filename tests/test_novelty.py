@@ -10,6 +10,7 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from seqxent.alphabet import Alphabet
+from seqxent.calibration import fit_temperature
 from seqxent.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from seqxent.cli import main
 from seqxent.dataset import read_dataset, write_dataset
@@ -326,6 +327,27 @@ def test_calibrate_stores_the_abstain_rule_of_the_validation_split(prepared):
     expected = fit_abstain_rule(valid.logits, ckpt.temperature, "msp", 0.8)
     assert AbstainRule.from_meta(ckpt.meta) == expected
     assert expected.n_valid == len(valid.rows) and expected.temperature == ckpt.temperature
+
+
+@pytest.mark.parametrize("prior_sd", [0.0, 0.5])
+def test_calibrate_fits_the_temperature_with_its_prior(prepared, prior_sd):
+    out = prepared / f"model_prior{prior_sd}.pt"
+    argv = ["-q", "calibrate", "--model", str(prepared / "model_raw.pt"), "--dataset",
+            str(prepared / "dataset.tsv.gz"), "--output", str(out), "--temperature-prior-sd", str(prior_sd)]
+    assert main(argv) == 0
+    ckpt = load_checkpoint(out)
+    valid = split_predictions(ckpt, read_dataset(prepared / "dataset.tsv.gz"), "valid")
+    expected = fit_temperature(torch.from_numpy(valid.logits), torch.from_numpy(valid.target), prior_sd=prior_sd)
+    assert ckpt.temperature == expected and ckpt.meta["calibration"]["prior_sd"] == prior_sd
+
+
+def test_calibrate_names_a_bad_prior(prepared, capsys):
+    argv = ["-q", "calibrate", "--model", str(prepared / "model_raw.pt"), "--dataset",
+            str(prepared / "dataset.tsv.gz"), "--output", str(prepared / "never.pt"), "--temperature-prior-sd", "-1"]
+    assert main(argv) != 0
+    assert "--temperature-prior-sd: Expected argument `prior_sd` to be a finite number ≥ 0, but got -1.0" in \
+        capsys.readouterr().err
+    assert not (prepared / "never.pt").exists()
 
 
 @pytest.fixture(scope="module")

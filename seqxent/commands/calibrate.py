@@ -64,16 +64,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """Fit T on the validation split and write the calibrated checkpoint."""
+    prior_sd = args.temperature_prior_sd
+    try:  # before the model runs, so a bad flag fails at once
+        check_prior_sd(prior_sd)
+    except ValueError as err:
+        raise InputError(f"--temperature-prior-sd: {err}") from None
     torch.set_num_threads(args.threads)
     device = select_device(args.device)
     ckpt = load_checkpoint(args.model, device)
     data = read_dataset(args.dataset)
     preds = split_predictions(ckpt, data, "valid", device=device)
-    prior_sd = args.temperature_prior_sd
-    try:
-        check_prior_sd(prior_sd)
-    except ValueError as err:
-        raise InputError(f"--temperature-prior-sd: {err}") from None
     if ckpt.task == "multilabel":  # one temperature shared by all sigmoids, fitted on the summed BCE
         temperature, nll = calibrate_multilabel(preds.logits, preds.target, prior_sd)
     else:
