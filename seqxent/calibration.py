@@ -96,7 +96,7 @@ def fit_temperature(
         if not prior_sd:
             return F.cross_entropy(logits / math.exp(log_t), target).item()
         total = F.cross_entropy(logits / math.exp(log_t), target, reduction="sum").item()
-        return total + log_t * log_t / (2.0 * prior_sd * prior_sd)
+        return total + prior_penalty(log_t, prior_sd)
 
     low, high = math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE)
     log_t = _golden_section_min(objective, low, high, max_iter)
@@ -195,12 +195,16 @@ def ece_noise_floor(probs: npt.ArrayLike, n_bins: int = 15, n_draws: int = 200, 
     return {"mean": float(np.mean(draws)), "p95": float(np.quantile(draws, 0.95))}
 
 
-def check_prior_sd(prior_sd: float) -> float:
-    """Return ``prior_sd`` if it is a finite number ≥ 0 (0: no prior), else raise ValueError naming it."""
+def check_prior_sd(prior_sd: float) -> None:
+    """Raise ValueError naming ``prior_sd`` unless it is a finite number ≥ 0 (0: no prior)."""
     is_number = isinstance(prior_sd, int | float) and not isinstance(prior_sd, bool)
     if not is_number or not math.isfinite(prior_sd) or prior_sd < 0:
         raise ValueError(f"Expected argument `prior_sd` to be a finite number ≥ 0, but got {prior_sd!r}")
-    return prior_sd
+
+
+def prior_penalty(log_t: float, prior_sd: float) -> float:
+    """Negative log density (up to a constant) of the normal prior on ``log T``: ``(log T)^2 / (2 prior_sd^2)``."""
+    return log_t * log_t / (2.0 * prior_sd * prior_sd)
 
 
 def _check_temperature(temperature: float) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from seqxent.calibration import MAX_TEMPERATURE, MIN_TEMPERATURE, check_prior_sd
+from seqxent.calibration import MAX_TEMPERATURE, MIN_TEMPERATURE, check_prior_sd, prior_penalty
 from seqxent.errors import InputError
 from seqxent.losses import LossOutput, multilabel_bce
 
@@ -250,7 +250,7 @@ def fit_sigmoid_temperature(logits: np.ndarray, target: np.ndarray, prior_sd: fl
 
     def objective(log_t: float) -> float:
         nll = sigmoid_nll(logits, target, math.exp(log_t))
-        return nll * len(logits) + log_t * log_t / (2.0 * prior_sd * prior_sd) if prior_sd else nll
+        return nll * len(logits) + prior_penalty(log_t, prior_sd) if prior_sd else nll
 
     low, high = math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE)
     found = minimize_scalar(objective, bounds=(low, high), method="bounded", options={"xatol": 1e-7})
