@@ -17,6 +17,10 @@ depend on the weights. Every run is a separate process; its wall time, CPU time 
 ``makeblastdb`` is timed separately (``setup_seconds``). Peers are skipped above ``--peer-max`` sequences
 (marked "not run"); ``blastn`` runs on the first ``--blastn-max`` queries only (its rate is measured on
 them; it manages tens of COI queries but about one 16S query per second here).
+
+``--breakdown`` adds two seqxent rows per barcode task, to show where the time goes: ``seqxent-no-kmer``
+(the same network without the k-mer distance score and its abstain rule) and ``seqxent-1x8`` (a 1-layer,
+8-channel network without it: the cost of reading, encoding, batching and writing alone).
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ from seqxent.peers import encode_label
 DATA = Path(__file__).resolve().parent.parent / "data"
 SEQUENCE_HPARAMS = {"channels": 64, "kernel_size": 9, "layers": 4, "dropout": 0.2}
 RESIDUE_HPARAMS = {"channels": 64, "kernel_size": 5, "layers": 8, "dropout": 0.1}
+#: The network of the ``seqxent-1x8`` row of ``--breakdown``: next to nothing, to time the pipeline around it.
+MINIMAL_HPARAMS = {"channels": 8, "layers": 1}
 PEER_EXECUTABLES = {"sintax": ("vsearch",), "blastn": ("blastn", "makeblastdb")}
 
 
@@ -200,11 +206,30 @@ def _fill(row: Row, result: dict, log: Path) -> Row:
     return row
 
 
-def run_seqxent(row: Row, model: Path, query: Path, out: Path, batch_size: int) -> Row:
+def breakdown_models(model: Path, work: Path) -> dict[str, Path]:
+    """The ``--breakdown`` variants of a sequence checkpoint: tool name → checkpoint path (written to ``work``).
+
+    ``seqxent-no-kmer``: the same network, its k-mer reference and abstain rule (``meta`` ``reference``,
+    ``ood``) removed. ``seqxent-1x8``: a :data:`MINIMAL_HPARAMS` network with random weights, also without them.
+    """
+    ckpt = load_checkpoint(model)
+    meta = {key: value for key, value in ckpt.meta.items() if key not in ("reference", "ood")}
+    torch.manual_seed(1)
+    hparams = {**ckpt.hparams, **MINIMAL_HPARAMS}
+    minimal = build_model(ckpt.architecture, hparams).eval()
+    paths = {"seqxent-no-kmer": work / f"{model.stem}_no_kmer.pt", "seqxent-1x8": work / f"{model.stem}_1x8.pt"}
+    save_checkpoint(Checkpoint(ckpt.model, ckpt.task, ckpt.alphabet, ckpt.classes, ckpt.architecture, ckpt.hparams,
+                               ckpt.temperature, meta), paths["seqxent-no-kmer"])
+    save_checkpoint(Checkpoint(minimal, ckpt.task, ckpt.alphabet, ckpt.classes, ckpt.architecture, hparams, 1.0, meta),
+                    paths["seqxent-1x8"])
+    return paths
+
+
+def run_seqxent(row: Row, model: Path, query: Path, out: Path, batch_size: int, extra: tuple[str, ...] = ()) -> Row:
     """``seqxent predict`` on CPU; ``steady_seq_per_s`` comes from its own log line (start-up excluded)."""
     command = [sys.executable, "-m", "seqxent.cli", "predict", "--model", str(model), "--input", str(query),
                "--output", str(out), "--device", "cpu", "--threads", str(row.threads), "--batch-size",
-               str(batch_size), "--precision", row.precision]
+               str(batch_size), "--precision", row.precision, *extra]
     log = out.with_suffix(".log")
     _fill(row, measure_best(command, log, row.repeats), log)
     found = re.search(r"records \(\d+ skipped\) in ([0-9.]+) s", log.read_text())
@@ -295,6 +320,7 @@ def run_task(spec: TaskSpec, args: argparse.Namespace, work: Path) -> list[Row]:
     model = work / f"{spec.name}.pt"
     weights = prepare_model(spec, labels, model, args.models.get(spec.name))
     setup = _peer_setup(spec, seqs, labels, work) if spec.peers else {}
+    variants = breakdown_models(model, work) if args.breakdown and spec.task == "sequence" else {}
     tokens = "".join(Alphabet.from_name(spec.alphabet).tokens)
     rows: list[Row] = []
     for n in args.sizes:
@@ -308,6 +334,12 @@ def run_task(spec: TaskSpec, args: argparse.Namespace, work: Path) -> list[Row]:
             print(f"{spec.name} {n} seqxent {precision}: {row.status}, {row.seconds:.1f} s", file=sys.stderr)
         if n == min(args.sizes) and [ours[p].status for p in PRECISIONS if p in ours] == ["ok", "ok"]:
             ours["bfloat16"].note += "; vs float32: " + agreement(outputs["float32"], outputs["bfloat16"])
+        for tool, variant in variants.items():
+            for precision in args.precisions:
+                row = Row(spec.name, tool, precision, n, residues, args.threads, repeats=args.repeats)
+                out = work / f"{spec.name}_{n}_{tool}_{precision}.tsv"
+                rows.append(run_seqxent(row, variant, query, out, args.batch_size, ("--no-abstain",)))
+                out.unlink(missing_ok=True)
         rows.extend(_run_peers(spec, setup, n, residues, query, work, args))
         for path in [query, *outputs.values()]:
             path.unlink(missing_ok=True)
@@ -346,6 +378,9 @@ def create_parser() -> argparse.ArgumentParser:
     parser.add_argument("--models", nargs="*", default=[], metavar="TASK=PATH",
                         help="trained checkpoints instead of random weights: coi=results/coi_species/model.pt")
     parser.add_argument("--data", type=Path, default=DATA, help="folder of the bundled data sets")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="barcode tasks: also time the network without its k-mer distance, and a 1-layer "
+                             "8-channel network (the pipeline around the network)")
     return parser
 
 

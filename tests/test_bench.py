@@ -6,9 +6,11 @@ from collections import Counter
 
 import pandas as pd
 import pytest
+import torch
 
-from seqxent.bench import DATA, TASKS, Row, load_reference, main, measure, simulate_queries
+from seqxent.bench import DATA, TASKS, Row, breakdown_models, load_reference, main, measure, simulate_queries
 from seqxent.bench_report import markdown_table, target_lines
+from seqxent.checkpoint import load_checkpoint, resolve_model
 from seqxent.io import read_fasta, read_table
 
 
@@ -85,3 +87,26 @@ def test_bench_end_to_end_on_tiny_inputs(tmp_path, capsys):
     assert (tmp_path / "bench.png").stat().st_size > 0 and (tmp_path / "bench.json").is_file()
     assert "## Targets" in (tmp_path / "bench.md").read_text() and "## Targets" in capsys.readouterr().out
     assert not list(tmp_path.glob("work-*"))  # the queries and outputs are removed
+
+
+def test_breakdown_models_drop_the_kmer_reference_and_shrink_the_network(tmp_path):
+    shipped = load_checkpoint("coi_species")
+    assert "reference" in shipped.meta and "ood" in shipped.meta
+    paths = breakdown_models(resolve_model("coi_species"), tmp_path)
+    assert list(paths) == ["seqxent-no-kmer", "seqxent-1x8"]
+    same, minimal = (load_checkpoint(paths[tool]) for tool in paths)
+    for ckpt in (same, minimal):
+        assert "reference" not in ckpt.meta and "ood" not in ckpt.meta and ckpt.classes == shipped.classes
+    x, mask = torch.nn.functional.one_hot(torch.randint(0, 4, (3, 200)), 4).float().transpose(1, 2), torch.ones(3, 200)
+    with torch.no_grad():
+        torch.testing.assert_close(same.model(x, mask), shipped.model(x, mask), rtol=0, atol=0)
+    assert (minimal.hparams["channels"], minimal.hparams["layers"]) == (8, 1) and same.hparams == shipped.hparams
+
+
+def test_bench_breakdown_rows(tmp_path):
+    assert main(["--output", str(tmp_path), "--sizes", "20", "--tasks", "coi", "--peer-max", "1", "--precisions",
+                 "float32", "--breakdown"]) == 0
+    table = pd.read_csv(tmp_path / "bench.tsv", sep="\t", keep_default_na=False)
+    ours = table[table["tool"].str.startswith("seqxent")].set_index("tool")
+    assert list(ours.index) == ["seqxent", "seqxent-no-kmer", "seqxent-1x8"] and set(ours["status"]) == {"ok"}
+    assert (ours["n_sequences"] == 20).all()
