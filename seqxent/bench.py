@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -218,10 +218,8 @@ def breakdown_models(model: Path, work: Path) -> dict[str, Path]:
     hparams = {**ckpt.hparams, **MINIMAL_HPARAMS}
     minimal = build_model(ckpt.architecture, hparams).eval()
     paths = {"seqxent-no-kmer": work / f"{model.stem}_no_kmer.pt", "seqxent-1x8": work / f"{model.stem}_1x8.pt"}
-    save_checkpoint(Checkpoint(ckpt.model, ckpt.task, ckpt.alphabet, ckpt.classes, ckpt.architecture, ckpt.hparams,
-                               ckpt.temperature, meta), paths["seqxent-no-kmer"])
-    save_checkpoint(Checkpoint(minimal, ckpt.task, ckpt.alphabet, ckpt.classes, ckpt.architecture, hparams, 1.0, meta),
-                    paths["seqxent-1x8"])
+    save_checkpoint(replace(ckpt, meta=meta), paths["seqxent-no-kmer"])
+    save_checkpoint(replace(ckpt, model=minimal, hparams=hparams, temperature=1.0, meta=meta), paths["seqxent-1x8"])
     return paths
 
 
