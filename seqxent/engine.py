@@ -15,7 +15,7 @@ logits as ``model(x, mask)`` (to float rounding, about 1e-6) with less work per 
 - **batches side by side**: on CPU, ``workers`` threads each run whole batches with single-threaded
   operations, and :meth:`ModelEngine.map_chunks` computes the next chunk while the caller writes this one;
 - optional **bfloat16** (``precision="bfloat16"``): weights and activations in bfloat16, pooled features,
-  logits and probabilities in float32. On CPUs with AMX or AVX-512 BF16 this is 1.5–2x faster end to end;
+  logits, probabilities and the k-mer branch (:class:`~seqxent.models.KmerProfile`) in float32. On CPUs with AMX or AVX-512 BF16 this is 1.5–2x faster end to end;
   probabilities then differ from float32 by up to about 1e-2 (the benchmark reports the agreement).
 
 An :class:`~seqxent.models.Ensemble` runs each member through its own engine and averages their
@@ -191,7 +191,7 @@ class SequenceEngine(ModelEngine):
         if x.shape[1] % self.multiple:
             raise InputError(f"Expected a batch width divisible by {self.multiple}, but got {x.shape[1]}")
         m = mask[:, :, None].to(self.dtype)  # (B, W, 1)
-        x, lo = x.to(self.dtype) * m, _shortest(mask)
+        one_hot, x, lo = x, x.to(self.dtype) * m, _shortest(mask)
         for conv in self.convs:
             y = conv(x)
             y[:, lo:].mul_(m[:, lo:])  # (B, W, C); zero at padded positions (all of them lie past `lo`)
@@ -201,7 +201,10 @@ class SequenceEngine(ModelEngine):
         x, m = x.float(), m.float()
         x_max = x.masked_fill(m == 0, float("-inf")).amax(dim=1)  # (B, C); x is already 0 where m is 0
         x_mean = x.sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
-        return self.model.head(torch.cat([x_max, x_mean], dim=1))  # (B, K)
+        logits = self.model.head(torch.cat([x_max, x_mean], dim=1))  # (B, K)
+        if self.model.kmers is None:
+            return logits
+        return logits + self.model.kmers(one_hot.permute(0, 2, 1), mask)  # the k-mer branch, in float32
 
 
 class ResidueEngine(ModelEngine):

@@ -7,7 +7,8 @@ batch or how much padding it got: batched and one-at-a-time predictions agree.
 
 - :class:`SequenceCNN` (barcodes → one class): convolution blocks (conv → masked batch norm → ReLU) with max
   pooling, then masked global max and
-  mean pooling → logits ``(B, K)``.
+  mean pooling → logits ``(B, K)``; optionally plus a linear map of the record's k-mer profile
+  (:class:`KmerProfile`, a "wide and deep" network trained with one cross-entropy).
 - :class:`ResidueCNN` (proteins → one class per residue): a stem convolution, residual blocks of dilated
   convolutions (dilation cycling 1, 2, 4, 8, …, so the receptive field grows geometrically with depth), and a
   1×1 output convolution → logits ``(B, K, L)``. Length-preserving, with no length limit.
@@ -59,6 +60,46 @@ def _check_positive(**kwargs) -> None:
             raise InputError(f"Expected argument `{name}` to be an integer ≥ 1, but got {value!r}")
 
 
+class KmerProfile(nn.Module):
+    """Logits from a linear map of a record's L2-normalised k-mer counts (the k-mer logistic regression).
+
+    A k-mer is counted where all its ``k`` positions are valid and unambiguous (a one-hot column equal to 1), so
+    ``N`` and IUPAC codes break k-mers as in :func:`seqxent.baselines.kmer_features`; the index reads the k-mer
+    as a base-``C`` number, first position most significant. A record without a valid k-mer gets the bias alone.
+
+    Args:
+        in_channels: alphabet size ``C``.
+        n_classes: number of classes ``K``.
+        k: k-mer length; the layer has ``C**k · K`` weights.
+    """
+
+    def __init__(self, in_channels: int, n_classes: int, k: int):
+        super().__init__()
+        _check_positive(k=k)
+        if in_channels**k > 2**20:
+            raise InputError(f"Expected argument `k` to give at most 2**20 k-mers, but got {in_channels}**{k}")
+        self.k = k
+        self.register_buffer("powers", in_channels ** torch.arange(k - 1, -1, -1), persistent=False)
+        self.linear = nn.Linear(in_channels**k, n_classes)
+
+    def profile(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """L2-normalised k-mer counts ``(B, C**k)`` (float32) of a batch ``x`` ``(B, C, L)`` with ``mask``."""
+        batch, length = x.shape[0], x.shape[2]
+        counts = x.new_zeros((batch, self.linear.in_features), dtype=torch.float32)
+        if length < self.k:
+            return counts
+        top, token = x.float().max(dim=1)  # (B, L)
+        valid = (top == 1.0) & mask.bool()
+        code = (token.unfold(1, self.k, 1) * self.powers).sum(dim=2)  # (B, L - k + 1)
+        whole = valid.unfold(1, self.k, 1).all(dim=2)
+        counts.scatter_add_(1, code, whole.float())
+        return counts / counts.norm(dim=1, keepdim=True).clamp(min=1e-12)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, K)``."""
+        return self.linear(self.profile(x, mask).to(self.linear.weight.dtype))
+
+
 class SequenceCNN(nn.Module):
     """Convolution blocks → masked global max + mean pooling → a linear layer over classes.
 
@@ -69,10 +110,11 @@ class SequenceCNN(nn.Module):
         kernel_size: odd convolution width.
         layers: number of blocks; each halves the length with max pooling.
         dropout: dropout before the output layer.
+        kmer_k: if > 0, add the logits of a :class:`KmerProfile` of this k (the "wide" half) to the CNN's.
     """
 
     def __init__(self, in_channels: int, n_classes: int, channels: int = 64, kernel_size: int = 9,
-                 layers: int = 4, dropout: float = 0.2):
+                 layers: int = 4, dropout: float = 0.2, kmer_k: int = 0):
         super().__init__()
         _check_positive(in_channels=in_channels, n_classes=n_classes, channels=channels, layers=layers,
                         kernel_size=kernel_size)
@@ -84,6 +126,7 @@ class SequenceCNN(nn.Module):
         self.norms = nn.ModuleList(MaskedBatchNorm1d(channels) for _ in range(layers))
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(2 * channels, n_classes)
+        self.kmers = KmerProfile(in_channels, n_classes, kmer_k) if kmer_k else None
 
     def embed(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Pooled features ``(B, 2·channels)`` of a batch ``x`` ``(B, C, L)`` with ``mask`` ``(B, L)``."""
@@ -100,7 +143,8 @@ class SequenceCNN(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, K)``."""
-        return self.head(self.dropout(self.embed(x, mask)))
+        logits = self.head(self.dropout(self.embed(x, mask)))
+        return logits if self.kmers is None else logits + self.kmers(x, mask)
 
 
 class ResidualBlock(nn.Module):

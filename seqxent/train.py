@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 _RANGES = {"dropout": (lambda v: 0 <= v < 1, "[0, 1)"), "focal_alpha": (lambda v: 0 <= v < 1, "[0, 1)"),
            "effective_beta": (lambda v: 0 <= v < 1, "[0, 1)"), "pos_weight": (lambda v: 0 <= v < math.inf, "[0, ∞)"),
            "label_smoothing": (lambda v: 0 <= v < 1, "[0, 1)"), "mixup_alpha": (lambda v: 0 <= v < math.inf, "[0, ∞)"),
-           "distill_alpha": (lambda v: 0 <= v <= 1, "[0, 1]"),
+           "distill_alpha": (lambda v: 0 <= v <= 1, "[0, 1]"), "kmer_k": (lambda v: 0 <= v <= 10, "[0, 10]"),
            "distill_temperature": (lambda v: 0 < v < math.inf, "(0, ∞)"),
            "ema_decay": (lambda v: 0 <= v < 1, "[0, 1)")}
 
@@ -55,6 +55,7 @@ class TrainConfig:
     kernel_size: int = 9
     layers: int = 4
     dropout: float = 0.2
+    kmer_k: int = 0
     jsd_lambda: float = 0.0
     loss: str = "ce"
     focal_gamma: float = 2.0
@@ -111,6 +112,10 @@ def build_network(data: PreparedData, classes: list[str], cfg: TrainConfig) -> t
     kind = "residue_cnn" if data.task == "residue" else "sequence_cnn"  # multilabel: one logit per label
     hparams = {"in_channels": data.alphabet.size, "n_classes": len(classes), "channels": cfg.channels,
                "kernel_size": cfg.kernel_size, "layers": cfg.layers, "dropout": cfg.dropout}
+    if cfg.kmer_k:  # left out when off, so checkpoints of networks without it keep their hyperparameters
+        if kind != "sequence_cnn":
+            raise InputError(f"Expected argument `kmer_k` to be 0 for {data.task} tasks, but got {cfg.kmer_k}")
+        hparams["kmer_k"] = cfg.kmer_k
     return kind, hparams, build_model(kind, hparams)
 
 

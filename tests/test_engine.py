@@ -64,6 +64,20 @@ def test_sequence_engine_matches_model(layers, kernel_size, batch_size):
         np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("batch_size", [1, 64])
+def test_sequence_engine_with_kmer_branch_matches_model(batch_size):
+    torch.manual_seed(7)
+    model = _randomise_norms(SequenceCNN(4, 5, channels=8, kernel_size=5, layers=2, kmer_k=3), seed=7)
+    with torch.no_grad():  # a branch as large as the CNN's logits, so that leaving it out would show
+        model.kmers.linear.weight.normal_(0.0, 3.0)
+    examples = _examples(DNA, LENGTHS, seed=4, ambiguous="N")
+    want = _one_at_a_time(model, examples, DNA)
+    for precision, tol in (("float32", 1e-5), ("bfloat16", 0.1)):
+        got = build_engine(model, DNA, precision=precision).logits(examples, batch_size=batch_size)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=tol * max(1.0, np.abs(w).max()))
+
+
 @pytest.mark.parametrize("layers,dilation_cycle", [(1, 1), (3, 2), (4, 4)])
 @pytest.mark.parametrize("batch_size", [1, 64])
 def test_residue_engine_matches_model(layers, dilation_cycle, batch_size):

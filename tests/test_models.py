@@ -7,7 +7,9 @@ import torch
 from seqxent.alphabet import Alphabet
 from seqxent.data import Collate, Example
 from seqxent.errors import InputError
-from seqxent.models import Ensemble, ResidueCNN, SequenceCNN, build_model, combine_logits, count_parameters
+from seqxent.baselines import kmer_features
+from seqxent.models import (Ensemble, KmerProfile, ResidueCNN, SequenceCNN, build_model, combine_logits,
+                             count_parameters)
 
 DNA = Alphabet.from_name("dna")
 PROTEIN = Alphabet.from_name("protein")
@@ -217,3 +219,60 @@ def test_ensemble_argument_errors():
         Ensemble("sequence_cnn", 0, in_channels=4, n_classes=2)
     with pytest.raises(InputError, match="`combine` to be one of"):
         Ensemble("sequence_cnn", 2, combine="vote", in_channels=4, n_classes=2)
+
+
+# The k-mer branch ("wide and deep"): its profile is the k-mer logistic regression's feature vector.
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 6])
+def test_kmer_profile_equals_the_baseline_features(k):
+    seqs = ["ACGTACGGTNACGTRAC", "AAAA", "ACG", "A", "NNNNNN", "TTGCAYCCGTA"]
+    batch = _batch(DNA, seqs)
+    profile = KmerProfile(4, 2, k).profile(batch.x, batch.mask)
+    want = kmer_features(seqs, k, norm="l2").toarray()
+    np.testing.assert_allclose(profile.numpy(), want, atol=1e-6)
+
+
+def test_kmer_profile_exact_counts_and_index_order():
+    # ACGTAC: 2-mers AC, CG, GT, TA, AC -> codes 1, 6, 11, 12 (A=0, C=1, G=2, T=3, first base most significant)
+    batch = _batch(DNA, ["ACGTAC"])
+    profile = KmerProfile(4, 2, 2).profile(batch.x, batch.mask)[0]
+    want = torch.zeros(16)
+    want[[1, 6, 11, 12]] = torch.tensor([2.0, 1.0, 1.0, 1.0]) / 7**0.5  # L2 norm sqrt(4 + 1 + 1 + 1)
+    assert torch.allclose(profile, want)
+
+
+def test_kmer_profile_shorter_than_k_and_all_ambiguous_give_the_bias():
+    branch = KmerProfile(4, 3, 4)
+    batch = _batch(DNA, ["ACG", "NNNNNNN"])
+    assert torch.equal(branch.profile(batch.x, batch.mask), torch.zeros(2, 256))
+    assert torch.allclose(branch(batch.x, batch.mask), branch.linear.bias.expand(2, 3))
+    short = _batch(DNA, ["AC"])
+    assert torch.equal(branch.profile(short.x, short.mask), torch.zeros(1, 256))
+
+
+def test_sequence_cnn_kmer_branch_adds_its_logits():
+    with_branch, without = _sequence_cnn(kmer_k=3), _sequence_cnn()
+    batch = _batch(DNA, ["ACGTACGTAC", "ACGGT", "T"])
+    with torch.no_grad():
+        got = with_branch(batch.x, batch.mask)
+        want = without(batch.x, batch.mask) + with_branch.kmers(batch.x, batch.mask)
+    assert torch.allclose(got, want, atol=1e-6)
+    assert count_parameters(with_branch) == count_parameters(without) + 4**3 * 3 + 3
+    assert without.kmers is None
+
+
+@pytest.mark.parametrize(("short", "long"), [("ACGTA", "ACGTACGTACGTAGGCTTAC"), ("G", "ACGTACGTAC")])
+def test_sequence_cnn_kmer_branch_padding_invariance(short, long):
+    model = _sequence_cnn(kmer_k=2)
+    with torch.no_grad():
+        alone, padded = _batch(DNA, [short]), _batch(DNA, [short, long])
+        got_alone, got_padded = model(alone.x, alone.mask), model(padded.x, padded.mask)
+    assert torch.allclose(got_alone[0], got_padded[0], atol=1e-5)
+
+
+def test_kmer_profile_argument_errors():
+    with pytest.raises(InputError, match="`k` to be an integer ≥ 1, but got 0"):
+        KmerProfile(4, 2, 0)
+    with pytest.raises(InputError, match="`k` to give at most 2\\*\\*20 k-mers, but got 4\\*\\*11"):
+        KmerProfile(4, 2, 11)

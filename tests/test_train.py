@@ -120,6 +120,19 @@ def test_config_errors():
         TrainConfig(ema_decay=1.0)
     with pytest.raises(InputError, match="`ensemble` to be ≥ 1, but got 0"):
         TrainConfig(ensemble=0)
+    with pytest.raises(InputError, match="`kmer_k` to be in \\[0, 10\\], but got -1"):
+        TrainConfig(kmer_k=-1)
+    with pytest.raises(InputError, match="`kmer_k` to be 0 for residue tasks, but got 3"):
+        train_model(_toy_residue_data(), TrainConfig(**CFG, kmer_k=3))
+
+
+def test_kmer_branch_is_trained_and_saved_in_the_checkpoint():
+    ckpt, history = train_model(_toy_sequence_data(), TrainConfig(**CFG, kmer_k=2))
+    assert ckpt.hparams["kmer_k"] == 2
+    assert ckpt.model.kmers is not None and ckpt.model.kmers.linear.weight.abs().sum() > 0
+    assert history["valid_ce"].iloc[-1] < history["valid_ce"].iloc[0]
+    plain, _ = train_model(_toy_sequence_data(), TrainConfig(**CFG))
+    assert "kmer_k" not in plain.hparams
 
 
 def test_empty_valid_split_is_an_error():
