@@ -14,8 +14,9 @@ logits as ``model(x, mask)`` (to float rounding, about 1e-6) with less work per 
   are length-sorted, so that tail is short), not over the whole batch;
 - **batches side by side**: on CPU, ``workers`` threads each run whole batches with single-threaded
   operations, and :meth:`ModelEngine.map_chunks` computes the next chunk while the caller writes this one;
-- optional **bfloat16** (``precision="bfloat16"``): weights and activations in bfloat16, pooled features,
-  logits, probabilities and the k-mer branch (:class:`~seqxent.models.KmerProfile`) in float32. On CPUs with AMX or AVX-512 BF16 this is 1.5–2x faster end to end;
+- optional **bfloat16** (``precision="bfloat16"``): weights and activations in bfloat16; pooled features,
+  logits, probabilities and the k-mer branch (:class:`~seqxent.models.KmerProfile`) in float32. On CPUs
+  with AMX or AVX-512 BF16 this is 1.5–2x faster end to end;
   probabilities then differ from float32 by up to about 1e-2 (the benchmark reports the agreement).
 
 An :class:`~seqxent.models.Ensemble` runs each member through its own engine and averages their

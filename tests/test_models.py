@@ -5,11 +5,10 @@ import pytest
 import torch
 
 from seqxent.alphabet import Alphabet
+from seqxent.baselines import kmer_features
 from seqxent.data import Collate, Example
 from seqxent.errors import InputError
-from seqxent.baselines import kmer_features
-from seqxent.models import (Ensemble, KmerProfile, ResidueCNN, SequenceCNN, build_model, combine_logits,
-                             count_parameters)
+from seqxent.models import Ensemble, KmerProfile, ResidueCNN, SequenceCNN, build_model, combine_logits, count_parameters
 
 DNA = Alphabet.from_name("dna")
 PROTEIN = Alphabet.from_name("protein")
