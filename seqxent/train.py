@@ -87,6 +87,9 @@ class TrainConfig:
                 raise InputError(f"Expected argument `{name}` to be in {interval}, but got {getattr(self, name)}")
         if self.lr <= 0:
             raise InputError(f"Expected argument `lr` to be > 0, but got {self.lr}")
+        if self.kmer_k and self.mixup_alpha:  # a mixture of two one-hot sequences has no k-mers to count
+            raise InputError(f"Expected argument `mixup_alpha` to be 0 with `kmer_k` {self.kmer_k}, "
+                             f"but got {self.mixup_alpha}")
         self.augment()  # checks fragment_prob, fragment_min and noise_rate
 
     def augment(self) -> Augment:

@@ -122,6 +122,8 @@ def test_config_errors():
         TrainConfig(ensemble=0)
     with pytest.raises(InputError, match="`kmer_k` to be in \\[0, 10\\], but got -1"):
         TrainConfig(kmer_k=-1)
+    with pytest.raises(InputError, match="`mixup_alpha` to be 0 with `kmer_k` 6, but got 0.2"):
+        TrainConfig(kmer_k=6, mixup_alpha=0.2)
     with pytest.raises(InputError, match="`kmer_k` to be 0 for residue tasks, but got 3"):
         train_model(_toy_residue_data(), TrainConfig(**CFG, kmer_k=3))
 
