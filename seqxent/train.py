@@ -19,6 +19,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
+from seqxent.baselines import KmerLogisticRegression
 from seqxent.checkpoint import Checkpoint
 from seqxent.data import Augment, Collate, Example, iterate_batches
 from seqxent.dataset import PreparedData
@@ -56,6 +57,7 @@ class TrainConfig:
     layers: int = 4
     dropout: float = 0.2
     kmer_k: int = 0
+    kmer_init: str = "random"
     jsd_lambda: float = 0.0
     loss: str = "ce"
     focal_gamma: float = 2.0
@@ -87,6 +89,9 @@ class TrainConfig:
                 raise InputError(f"Expected argument `{name}` to be in {interval}, but got {getattr(self, name)}")
         if self.lr <= 0:
             raise InputError(f"Expected argument `lr` to be > 0, but got {self.lr}")
+        if self.kmer_init not in KMER_INITS:
+            raise InputError(f"Expected argument `kmer_init` to be one of {list(KMER_INITS)}, "
+                             f"but got {self.kmer_init!r}")
         if self.kmer_k and self.mixup_alpha:  # a mixture of two one-hot sequences has no k-mers to count
             raise InputError(f"Expected argument `mixup_alpha` to be 0 with `kmer_k` {self.kmer_k}, "
                              f"but got {self.mixup_alpha}")
@@ -103,6 +108,36 @@ class TrainConfig:
                           label_smoothing=self.label_smoothing, jsd_lambda=self.jsd_lambda)
 
 
+#: Starting weights of the k-mer branch: PyTorch's default, or the k-mer logistic regression of the training split.
+KMER_INITS = ("random", "logreg")
+
+
+def init_kmer_branch(model: torch.nn.Module, data: PreparedData, classes: list[str], cfg: TrainConfig) -> None:
+    """Set the k-mer branch of ``model`` to the k-mer logistic regression fitted on the training split.
+
+    The baseline ``kmer_logreg`` (:class:`~seqxent.baselines.KmerLogisticRegression`: the same L2-normalised
+    k-mer profile, scikit-learn's lbfgs to convergence) fitted to the training records; its weights and
+    intercepts become the branch's, class by class, so training starts from the linear model at its optimum
+    and the network learns what the k-mers miss. Two classes: sklearn's one weight vector goes to the second.
+    """
+    rows = data.split("train")
+    fit = KmerLogisticRegression(k=cfg.kmer_k, seed=cfg.seed, threads=cfg.threads).fit(
+        rows["sequence"].tolist(), rows["label"].tolist())
+    if fit.model_ is None:  # a single training class: nothing to learn
+        return
+    coef, intercept = fit.model_.coef_, fit.model_.intercept_
+    if coef.shape[0] == 1:  # binary: scores (0, w·x + b)
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
+    linear = model.kmers.linear
+    with torch.no_grad():
+        linear.weight.zero_()
+        linear.bias.zero_()
+        for row, label in enumerate(fit.classes_):
+            linear.weight[classes.index(label)] = torch.as_tensor(coef[row], dtype=linear.weight.dtype)
+            linear.bias[classes.index(label)] = float(intercept[row])
+    log.info("k-mer branch initialised with the k-mer logistic regression of %d training records", len(rows))
+
+
 def seed_everything(seed: int, threads: int) -> None:
     """Seed torch, fix CPU threads, and require deterministic kernels."""
     torch.manual_seed(seed)
@@ -111,7 +146,10 @@ def seed_everything(seed: int, threads: int) -> None:
 
 
 def build_network(data: PreparedData, classes: list[str], cfg: TrainConfig) -> tuple[str, dict, torch.nn.Module]:
-    """Architecture name, hyperparameters and a freshly initialised network for the task."""
+    """Architecture name, hyperparameters and a freshly initialised network for the task.
+
+    With ``kmer_init: logreg`` the network's k-mer branch starts as :func:`init_kmer_branch` sets it.
+    """
     kind = "residue_cnn" if data.task == "residue" else "sequence_cnn"  # multilabel: one logit per label
     hparams = {"in_channels": data.alphabet.size, "n_classes": len(classes), "channels": cfg.channels,
                "kernel_size": cfg.kernel_size, "layers": cfg.layers, "dropout": cfg.dropout}
@@ -119,7 +157,13 @@ def build_network(data: PreparedData, classes: list[str], cfg: TrainConfig) -> t
         if kind != "sequence_cnn":
             raise InputError(f"Expected argument `kmer_k` to be 0 for {data.task} tasks, but got {cfg.kmer_k}")
         hparams["kmer_k"] = cfg.kmer_k
-    return kind, hparams, build_model(kind, hparams)
+    model = build_model(kind, hparams)
+    if cfg.kmer_k and cfg.kmer_init == "logreg":
+        if data.task != "sequence":
+            raise InputError(f"Expected argument `kmer_init` to be 'random' for {data.task} tasks, "
+                             f"but got {cfg.kmer_init!r}")
+        init_kmer_branch(model, data, classes, cfg)
+    return kind, hparams, model
 
 
 @torch.no_grad()

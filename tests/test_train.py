@@ -4,10 +4,12 @@ import pytest
 import torch
 
 from seqxent.alphabet import Alphabet
+from seqxent.baselines import KmerLogisticRegression
 from seqxent.data import Collate
 from seqxent.dataset import PreparedData
 from seqxent.errors import InputError
-from seqxent.train import TrainConfig, train_model
+from seqxent.models import SequenceCNN
+from seqxent.train import TrainConfig, init_kmer_branch, train_model
 
 RNG = np.random.default_rng(0)
 
@@ -142,3 +144,33 @@ def test_empty_valid_split_is_an_error():
     data.table["split"] = "train"
     with pytest.raises(InputError, match="empty split"):
         train_model(data, TrainConfig(**CFG))
+
+
+def _three_class_data() -> PreparedData:
+    rng = np.random.default_rng(5)
+    rows = [{"id": f"r{i}", "sequence": "".join(rng.choice(list(("AAAC", "GGGT", "ACGT")[i % 3]), size=25)),
+             "label": "xyz"[i % 3], "group": i, "split": "train" if i < 30 else "valid", "reason": ""}
+            for i in range(36)]
+    return PreparedData("toy3", "sequence", Alphabet.from_name("dna"), "label", pd.DataFrame(rows))
+
+
+@pytest.mark.parametrize("make", [_toy_sequence_data, _three_class_data])
+def test_kmer_branch_starts_as_the_kmer_logistic_regression(make):
+    data = make()
+    classes = data.classes()
+    model = SequenceCNN(4, len(classes), channels=8, layers=1, kmer_k=3).eval()
+    init_kmer_branch(model, data, classes, TrainConfig(**CFG, kmer_k=3, kmer_init="logreg"))
+    train = data.split("train")
+    seqs = train["sequence"].tolist()
+    peer = KmerLogisticRegression(k=3, seed=1).fit(seqs, train["label"].tolist())
+    batch = Collate(data.alphabet)(data.examples("train", classes))
+    with torch.no_grad():
+        probs = torch.softmax(model.kmers(batch.x, batch.mask), dim=1).numpy()
+    order = [classes.index(c) for c in peer.classes_]
+    # batch rows follow the examples, which follow the table's training rows
+    np.testing.assert_allclose(probs[:, order], peer.predict_proba(seqs), atol=1e-5)
+
+
+def test_kmer_init_errors():
+    with pytest.raises(InputError, match="`kmer_init` to be one of \\['random', 'logreg'\\], but got 'zeros'"):
+        TrainConfig(kmer_init="zeros")
