@@ -159,9 +159,9 @@ def build_network(data: PreparedData, classes: list[str], cfg: TrainConfig) -> t
         hparams["kmer_k"] = cfg.kmer_k
     model = build_model(kind, hparams)
     if cfg.kmer_k and cfg.kmer_init == "logreg":
-        if data.task != "sequence":
-            raise InputError(f"Expected argument `kmer_init` to be 'random' for {data.task} tasks, "
-                             f"but got {cfg.kmer_init!r}")
+        if data.task != "sequence" or data.alphabet.name != "dna":  # the baseline counts DNA k-mers
+            raise InputError(f"Expected argument `kmer_init` to be 'random' for {data.task} tasks on "
+                             f"{data.alphabet.name}, but got {cfg.kmer_init!r}")
         init_kmer_branch(model, data, classes, cfg)
     return kind, hparams, model
 

@@ -174,3 +174,7 @@ def test_kmer_branch_starts_as_the_kmer_logistic_regression(make):
 def test_kmer_init_errors():
     with pytest.raises(InputError, match="`kmer_init` to be one of \\['random', 'logreg'\\], but got 'zeros'"):
         TrainConfig(kmer_init="zeros")
+    protein = _toy_sequence_data()
+    protein.alphabet = Alphabet.from_name("protein")
+    with pytest.raises(InputError, match="`kmer_init` to be 'random' for sequence tasks on protein, but got 'logreg'"):
+        train_model(protein, TrainConfig(**CFG, kmer_k=2, kmer_init="logreg"))
