@@ -128,13 +128,12 @@ def init_kmer_branch(model: torch.nn.Module, data: PreparedData, classes: list[s
     coef, intercept = fit.model_.coef_, fit.model_.intercept_
     if coef.shape[0] == 1:  # binary: scores (0, w·x + b)
         coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
-    linear = model.kmers.linear
+    linear, rows_of = model.kmers.linear, [classes.index(label) for label in fit.classes_]  # sklearn's order -> ours
     with torch.no_grad():
         linear.weight.zero_()
         linear.bias.zero_()
-        for row, label in enumerate(fit.classes_):
-            linear.weight[classes.index(label)] = torch.as_tensor(coef[row], dtype=linear.weight.dtype)
-            linear.bias[classes.index(label)] = float(intercept[row])
+        linear.weight[rows_of] = torch.as_tensor(coef, dtype=linear.weight.dtype)
+        linear.bias[rows_of] = torch.as_tensor(intercept, dtype=linear.bias.dtype)
     log.info("k-mer branch initialised with the k-mer logistic regression of %d training records", len(rows))
 
 
