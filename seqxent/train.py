@@ -39,6 +39,7 @@ _RANGES = {"dropout": (lambda v: 0 <= v < 1, "[0, 1)"), "focal_alpha": (lambda v
            "label_smoothing": (lambda v: 0 <= v < 1, "[0, 1)"), "mixup_alpha": (lambda v: 0 <= v < math.inf, "[0, ∞)"),
            "distill_alpha": (lambda v: 0 <= v <= 1, "[0, 1]"), "kmer_k": (lambda v: 0 <= v <= 10, "[0, 10]"),
            "distill_temperature": (lambda v: 0 < v < math.inf, "(0, ∞)"),
+           "kmer_c": (lambda v: 0 < v < math.inf, "(0, ∞)"),
            "ema_decay": (lambda v: 0 <= v < 1, "[0, 1)")}
 
 
@@ -58,6 +59,7 @@ class TrainConfig:
     dropout: float = 0.2
     kmer_k: int = 0
     kmer_init: str = "random"
+    kmer_c: float = 100.0
     jsd_lambda: float = 0.0
     loss: str = "ce"
     focal_gamma: float = 2.0
@@ -116,12 +118,13 @@ def init_kmer_branch(model: torch.nn.Module, data: PreparedData, classes: list[s
     """Set the k-mer branch of ``model`` to the k-mer logistic regression fitted on the training split.
 
     The baseline ``kmer_logreg`` (:class:`~seqxent.baselines.KmerLogisticRegression`: the same L2-normalised
-    k-mer profile, scikit-learn's lbfgs to convergence) fitted to the training records; its weights and
+    k-mer profile, scikit-learn's lbfgs to convergence, inverse regularisation strength ``kmer_c``) fitted to
+    the training records; its weights and
     intercepts become the branch's, class by class, so training starts from the linear model at its optimum
     and the network learns what the k-mers miss. Two classes: sklearn's one weight vector goes to the second.
     """
     rows = data.split("train")
-    fit = KmerLogisticRegression(k=cfg.kmer_k, seed=cfg.seed, threads=cfg.threads).fit(
+    fit = KmerLogisticRegression(k=cfg.kmer_k, C=cfg.kmer_c, seed=cfg.seed, threads=cfg.threads).fit(
         rows["sequence"].tolist(), rows["label"].tolist())
     if fit.model_ is None:  # a single training class: nothing to learn
         return

@@ -154,15 +154,16 @@ def _three_class_data() -> PreparedData:
     return PreparedData("toy3", "sequence", Alphabet.from_name("dna"), "label", pd.DataFrame(rows))
 
 
+@pytest.mark.parametrize("c", [100.0, 0.5])
 @pytest.mark.parametrize("make", [_toy_sequence_data, _three_class_data])
-def test_kmer_branch_starts_as_the_kmer_logistic_regression(make):
+def test_kmer_branch_starts_as_the_kmer_logistic_regression(make, c):
     data = make()
     classes = data.classes()
     model = SequenceCNN(4, len(classes), channels=8, layers=1, kmer_k=3).eval()
-    init_kmer_branch(model, data, classes, TrainConfig(**CFG, kmer_k=3, kmer_init="logreg"))
+    init_kmer_branch(model, data, classes, TrainConfig(**CFG, kmer_k=3, kmer_init="logreg", kmer_c=c))
     train = data.split("train")
     seqs = train["sequence"].tolist()
-    peer = KmerLogisticRegression(k=3, seed=1).fit(seqs, train["label"].tolist())
+    peer = KmerLogisticRegression(k=3, C=c, seed=1).fit(seqs, train["label"].tolist())
     batch = Collate(data.alphabet)(data.examples("train", classes))
     with torch.no_grad():
         probs = torch.softmax(model.kmers(batch.x, batch.mask), dim=1).numpy()
@@ -172,6 +173,8 @@ def test_kmer_branch_starts_as_the_kmer_logistic_regression(make):
 
 
 def test_kmer_init_errors():
+    with pytest.raises(InputError, match="`kmer_c` to be in \\(0, ∞\\), but got 0"):
+        TrainConfig(kmer_c=0)
     with pytest.raises(InputError, match="`kmer_init` to be one of \\['random', 'logreg'\\], but got 'zeros'"):
         TrainConfig(kmer_init="zeros")
     protein = _toy_sequence_data()
