@@ -119,9 +119,9 @@ def init_kmer_branch(model: torch.nn.Module, data: PreparedData, classes: list[s
 
     The baseline ``kmer_logreg`` (:class:`~seqxent.baselines.KmerLogisticRegression`: the same L2-normalised
     k-mer profile, scikit-learn's lbfgs to convergence, inverse regularisation strength ``kmer_c``) fitted to
-    the training records; its weights and
-    intercepts become the branch's, class by class, so training starts from the linear model at its optimum
-    and the network learns what the k-mers miss. Two classes: sklearn's one weight vector goes to the second.
+    the training records; its weights and intercepts become the branch's, class by class, so training starts
+    from the linear model at its optimum and the network learns what the k-mers miss. Two classes: sklearn's
+    one weight vector goes to the second.
     """
     rows = data.split("train")
     fit = KmerLogisticRegression(k=cfg.kmer_k, C=cfg.kmer_c, seed=cfg.seed, threads=cfg.threads).fit(
