@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from seqxent import tools
 from seqxent.alphabet import Alphabet
 from seqxent.bench_report import agreement, write_report
 from seqxent.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -53,7 +54,6 @@ SEQUENCE_HPARAMS = {"channels": 64, "kernel_size": 9, "layers": 4, "dropout": 0.
 RESIDUE_HPARAMS = {"channels": 64, "kernel_size": 5, "layers": 8, "dropout": 0.1}
 #: The network of the ``seqxent-1x8`` row of ``--breakdown``: next to nothing, to time the pipeline around it.
 MINIMAL_HPARAMS = {"channels": 8, "layers": 1}
-PEER_EXECUTABLES = {"sintax": ("vsearch",), "blastn": ("blastn", "makeblastdb")}
 
 
 @dataclass(frozen=True)
@@ -266,9 +266,8 @@ def _peer_setup(spec: TaskSpec, seqs: list[str], labels: list[str], work: Path) 
     setup: dict[str, dict] = {}
     sintax, blast = write_reference(seqs, labels, work)
     for tool in spec.peers:
-        missing = [exe for exe in PEER_EXECUTABLES[tool] if shutil.which(exe) is None]
-        if missing:
-            setup[tool] = {"reason": f"not run: {', '.join(missing)} not installed"}
+        if not tools.is_installed(tools.PEER_TOOLS[tool]):
+            setup[tool] = {"reason": f"not run: {tools.not_run_reason(tools.PEER_TOOLS[tool])}"}
         elif tool == "sintax":
             setup[tool] = {"path": sintax, "seconds": float("nan")}
         else:

@@ -12,7 +12,6 @@ inside headers (SINTAX, RDP) percent-encoded by :func:`encode_label`, which is r
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -23,9 +22,8 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 
-from seqxent import baselines
+from seqxent import baselines, tools
 
-RDP_JAR = Path("/usr/share/rdp-classifier/rdp_classifier.jar")
 # The properties file that `classify -t` reads; it names the files written by `train` (RDP's
 # samplefiles/rRNAClassifier.properties; `train` does not write it).
 RDP_PROPERTIES = """# Sample ResourceBundle properties file
@@ -97,14 +95,14 @@ class Peer:
     """Base class: writes inputs, times the run and maps ids back; subclasses implement ``_classify``."""
 
     name = ""
-    executables: tuple[str, ...] = ()
+    tool = ""  # key of seqxent.tools.TOOLS: the external tool this peer runs
     min_words = 0  # queries with fewer valid 8-mers are skipped before the tool runs
     missing_reason = "no output line for this query"  # reason for queries absent from the tool's output
 
     @classmethod
     def is_available(cls) -> bool:
-        """Return whether every executable (and file) the peer needs is present."""
-        return all(shutil.which(exe) is not None for exe in cls.executables)
+        """Return whether the tool the peer runs is installed (:func:`seqxent.tools.is_installed`)."""
+        return tools.is_installed(cls.tool)
 
     def classify(
         self,
@@ -200,7 +198,7 @@ class Sintax(Peer):
     """
 
     name = "sintax"
-    executables = ("vsearch",)
+    tool = "vsearch"
     _pattern = re.compile(r"^s:(?P<token>[^(,]+)\((?P<conf>[0-9.]+)\)$")
 
     def __init__(self, cutoff: float = 0.8, seed: int = 1) -> None:
@@ -232,7 +230,7 @@ class BlastTopHit(Peer):
     """
 
     name = "blastn"
-    executables = ("blastn", "makeblastdb")
+    tool = "ncbi-blast+"
     missing_reason = "no BLAST hit (default e-value cutoff 10)"
 
     def __init__(self, max_target_seqs: int = 5, task: str = "megablast") -> None:
@@ -269,18 +267,13 @@ class RdpClassifier(Peer):
     """
 
     name = "rdp"
-    executables = ("java",)
+    tool = "rdp-classifier"
     min_words = 1  # RDP aborts the whole run on a query without a valid 8-mer
     missing_reason = "no RDP output (RDP silently drops queries shorter than 50 bases)"
     _main = "edu.msu.cme.rdp.classifier.cli.ClassifierMain"
 
-    def __init__(self, jar: str | Path = RDP_JAR, memory: str = "2g") -> None:
-        self.jar, self.memory = Path(jar), memory
-
-    @classmethod
-    def is_available(cls) -> bool:
-        """Return whether java and the RDP classifier jar are present."""
-        return super().is_available() and RDP_JAR.is_file()
+    def __init__(self, jar: str | Path | None = None, memory: str = "2g") -> None:
+        self.jar, self.memory = (Path(jar) if jar is not None else tools.rdp_jar()), memory
 
     def _classify(self, folder, train_seqs, train_labels, query_fasta, threads) -> Calls:
         classes = sorted(set(train_labels))
@@ -339,11 +332,7 @@ def _run_model(model, train_x, train_labels, query_x) -> MethodResult:
 
 
 def _run_peer(peer: Peer, train_seqs, train_labels, query_ids, query_seqs, threads, workdir) -> MethodResult:
-    if not peer.is_available():
-        raise RuntimeError(
-            f"Expected the tools {peer.executables} of method `{peer.name}` to be installed, "
-            "but at least one is missing"
-        )
+    tools.require(peer.tool, f"method `{peer.name}`")
     result = peer.classify(train_seqs, train_labels, query_ids, query_seqs, threads=threads, workdir=workdir)
     conf = [result.confidence[q] for q in query_ids]
     confidence = np.array([np.nan if c is None else c for c in conf], dtype=float)
@@ -401,7 +390,8 @@ def run_method(
         A :class:`MethodResult`.
 
     Raises:
-        ValueError: for an unknown method or missing keys. RuntimeError: if a tool is missing or fails.
+        ValueError: for an unknown method or missing keys. ToolMissingError: if the method's tool is not
+            installed. RuntimeError: if the tool fails.
 
     Example:
         >>> result = run_method("majority", ["A", "C", "G"], ["x", "y", "y"], ["q1"], ["T"])

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from seqxent import multilabel, splits
+from seqxent import multilabel, splits, tools
 from seqxent.alphabet import Alphabet
 from seqxent.errors import InputError
 from seqxent.io import read_fasta, read_table
@@ -273,8 +272,9 @@ def leakage_report(kept: pd.DataFrame, split: np.ndarray, cfg: PrepareConfig) ->
     Without mmseqs on PATH the check is recorded as skipped, never as passed.
     """
     report = {"min_seq_id": cfg.cluster_identity, "coverage_of_held_out": cfg.cluster_coverage}
-    if shutil.which("mmseqs") is None:
-        return {**report, "checked": 0, "leaked": None, "skipped": "mmseqs not on PATH"}
+    if not tools.is_installed("mmseqs2"):
+        log.warning(tools.skip_message("mmseqs2", "the leakage check of the homology split is skipped"))
+        return {**report, "checked": 0, "leaked": None, "skipped": tools.not_run_reason("mmseqs2")}
     seqs, ids = kept["sequence"].to_numpy(), kept["id"].to_numpy()
     held_out = np.flatnonzero(np.isin(split, ["valid", "test"]))
     train = np.flatnonzero(split == "train")

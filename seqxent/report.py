@@ -237,16 +237,24 @@ def _confusion_part(metrics: Mapping[str, Any]) -> Part | None:
 
 
 def _baselines_part(metrics: Mapping[str, Any]) -> Part | None:
+    """The model, each baseline that ran, and each peer that did not (``not_run``: its tool is not installed)."""
     baselines = metrics.get("baselines")
     if not isinstance(baselines, Mapping) or not baselines:
         return None
+    not_run = {name: record["not_run"] for name, record in baselines.items()
+               if isinstance(record, Mapping) and record.get("not_run")}
+    ran = {name: record for name, record in baselines.items() if name not in not_run}
     own = dict(metrics.get("headline") or {})
     own.update({key: value for key, value in (metrics.get("metrics") or {}).items() if not _is_nested(value)})
     columns = list(dict.fromkeys(
-        key for record in baselines.values() if isinstance(record, Mapping)
+        key for record in ran.values() if isinstance(record, Mapping)
         for key, item in record.items() if not _is_nested(item)))
-    model_row = {key: own.get(key) for key in columns}
-    table = _records_table({"seqxent model": model_row, **baselines}, "Method", columns)
+    records = {"seqxent model": {key: own.get(key) for key in columns}, **ran}
+    if not_run:  # a status column: the rows of peers that were not run say why
+        records = {name: {**record, "status": "ran"} for name, record in records.items()}
+        records.update({name: {"status": f"not run: {reason}"} for name, reason in not_run.items()})
+        columns.append("status")
+    table = _records_table(records, "Method", columns)
     table.caption = "This model first, then each baseline"
     return Part("Comparison with baselines", [table])
 

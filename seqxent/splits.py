@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 import subprocess
 import tempfile
 from collections import Counter
@@ -20,6 +19,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+
+from seqxent import tools
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +146,7 @@ def _mmseqs_search(
     query_seqs: Sequence[str], target_seqs: Sequence[str], opts: list[str], workdir: str | None
 ) -> list[tuple[int, int, float, float, float]]:
     """Run ``mmseqs easy-search``; returns (query, target, fident, qcov, tcov) rows."""
-    if shutil.which("mmseqs") is None:
-        raise RuntimeError("mmseqs was not found on PATH; install mmseqs2 (e.g. `apt install mmseqs2`)")
+    tools.require("mmseqs2", "the homology search")
     with tempfile.TemporaryDirectory(prefix="seqxent_mmseqs_", dir=workdir) as tmp:
         tmp_path = Path(tmp)
         n_query = _write_fasta(tmp_path / "query.fasta", query_seqs, "q")
@@ -283,7 +283,10 @@ def cluster_sequences(
     """
     _check_cluster_args(ids, seqs, min_seq_id, coverage, method, linkage)
     if method == "auto":
-        method = "mmseqs" if shutil.which("mmseqs") else "kmer"
+        method = "mmseqs" if tools.is_installed("mmseqs2") else "kmer"
+        if method == "kmer":
+            log.warning(tools.skip_message("mmseqs2", "homology groups come from k-mer single linkage ('kmer') "
+                                                      "instead, which keeps fewer distant homologs together"))
         log.info("cluster_sequences: using method %r", method)
     identical = group_identical(seqs)
     _, first = np.unique(identical, return_index=True)

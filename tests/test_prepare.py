@@ -1,18 +1,18 @@
 import gzip
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from seqxent import tools
 from seqxent.dataset import read_dataset, write_dataset
 from seqxent.errors import InputError
 from seqxent.prepare import PrepareConfig, leakage_report, prepare_dataset
 from seqxent.splits import LeakageHit
 
-HAS_MMSEQS = shutil.which("mmseqs") is not None
+HAS_MMSEQS = tools.is_installed("mmseqs2")
 needs_mmseqs = pytest.mark.skipif(not HAS_MMSEQS, reason="mmseqs is not installed")
 PDB = Path(__file__).resolve().parents[1] / "data" / "ss_pdb.tsv.gz"
 
@@ -154,11 +154,11 @@ def test_leakage_report_finds_a_planted_leak():
 
 
 def test_leakage_report_without_mmseqs_is_skipped_not_passed(monkeypatch):
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(tools.shutil, "which", lambda name: None)
     kept = pd.DataFrame({"id": ["a", "b"], "sequence": ["MKV", "MKV"]})
     report = leakage_report(kept, np.array(["train", "test"]),
                             PrepareConfig("t", "residue", "protein", "ss3", table=PDB))
-    assert report["checked"] == 0 and report["leaked"] is None and "mmseqs" in report["skipped"]
+    assert report["checked"] == 0 and report["leaked"] is None and report["skipped"] == "mmseqs2 not installed"
 
 
 @pytest.mark.tools

@@ -250,3 +250,17 @@ def test_invalid_input(tmp_path):
     with pytest.raises(ValueError, match="JSON object"):
         report.render_report([directory], tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_peers_that_were_not_run_are_rows_that_say_why(tmp_path):
+    not_run = {"method": "rdp", "split": "test", "not_run": "rdp-classifier not installed", "tool": "rdp-classifier",
+               "install": "apt-get install rdp-classifier"}
+    metrics = {**METRICS, "baselines": {**METRICS["baselines"], "rdp": not_run}}
+    html = report.render_report([make_results(tmp_path, metrics=metrics)], tmp_path / "r.html").read_text()
+    table = html[html.index("Comparison with baselines") :]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)
+    cells = [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, flags=re.S) for row in rows]
+    assert [row[0] for row in cells] == ["Method", "seqxent model", "kmer_logreg", "majority", "rdp"]
+    assert cells[-1][-1] == "not run: rdp-classifier not installed" and cells[2][-1] == "ran"
+    assert "apt-get install" not in table  # the reason only; the install hint is in the log and metrics.json

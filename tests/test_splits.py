@@ -1,5 +1,4 @@
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqxent import splits
+from seqxent import tools
 from seqxent.splits import (
     LeakageHit,
     assign_splits,
@@ -19,7 +18,7 @@ from seqxent.splits import (
     summarize_splits,
 )
 
-HAS_MMSEQS = shutil.which("mmseqs") is not None
+HAS_MMSEQS = tools.is_installed("mmseqs2")
 needs_mmseqs = pytest.mark.skipif(not HAS_MMSEQS, reason="mmseqs is not installed")
 PDB = Path(__file__).resolve().parents[1] / "data" / "ss_pdb.tsv.gz"
 
@@ -235,16 +234,16 @@ def test_cluster_sequences_ids_length():
 
 
 def test_cluster_auto_without_mmseqs_uses_kmer(monkeypatch, caplog):
-    monkeypatch.setattr(splits.shutil, "which", lambda name: None)
+    monkeypatch.setattr(tools.shutil, "which", lambda name: None)
     with caplog.at_level("INFO", logger="seqxent.splits"):
         got = cluster_sequences(["a", "b", "c"], [PROT_A, PROT_B, PROT_A2])
     assert got.tolist() == [0, 1, 0]
-    assert "'kmer'" in caplog.text
+    assert "'kmer'" in caplog.text and "mmseqs2 not installed" in caplog.text
 
 
 def test_check_leakage_without_mmseqs(monkeypatch):
-    monkeypatch.setattr(splits.shutil, "which", lambda name: None)
-    with pytest.raises(RuntimeError, match="mmseqs was not found"):
+    monkeypatch.setattr(tools.shutil, "which", lambda name: None)
+    with pytest.raises(tools.ToolMissingError, match="needs mmseqs2, which is not installed"):
         check_leakage([PROT_A], [PROT_B])
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from seqxent import tools
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TINY = REPO / "tests" / "workflow" / "config_tiny" / "config.yaml"
@@ -75,8 +77,61 @@ def test_index_report_links_every_dataset(tiny_run):
 
 
 def test_baselines_side_by_side(tiny_run):
+    """Every activated peer has a result: scores where its tool is installed, the reason where it is not."""
     metrics = json.loads((tiny_run / "results" / "coi_species" / "metrics.json").read_text())
-    assert set(metrics["baselines"]) == {"majority", "kmer_logreg"}
+    assert set(metrics["baselines"]) == {"majority", "kmer_logreg", *tools.PEER_TOOLS}
+    html = (tiny_run / "results" / "report.html").read_text()
+    for method, tool in tools.PEER_TOOLS.items():
+        result = metrics["baselines"][method]
+        if tools.is_installed(tool):
+            assert "not_run" not in result and 0 <= result["accuracy"] <= 1
+        else:
+            assert result["not_run"] == f"{tools.TOOLS[tool].package} not installed"
+            assert f"not run: {tools.TOOLS[tool].package} not installed" in html
+
+
+# Executables of the optional tools (seqxent.tools.TOOLS), hidden from the run below.
+HIDDEN = {exe for tool in tools.TOOLS.values() for exe in tool.executables}
+
+
+def _path_without_tools(folder: Path) -> str:
+    """A PATH with the venv and links to every other executable on PATH except those of the optional tools."""
+    folder.mkdir()
+    for directory in os.environ["PATH"].split(os.pathsep):
+        if not Path(directory).is_dir():
+            continue
+        for exe in sorted(Path(directory).iterdir()):
+            link = folder / exe.name
+            if exe.name not in HIDDEN and not link.exists() and exe.is_file() and os.access(exe, os.X_OK):
+                link.symlink_to(exe)
+    return f"{BIN}{os.pathsep}{folder}"
+
+
+def test_workflow_without_the_optional_tools(tmp_path):
+    """The tools hidden from PATH: the run finishes, and the report lists each peer as not run."""
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "data").symlink_to(REPO / "data")
+    env = {**_env(), "PATH": _path_without_tools(tmp_path / "bin")}
+    env.pop(tools.RDP_JAR_VARIABLE, None)
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(REPO / "tests" / "workflow" / "config_no_tools" / "config.yaml"), "--cores", "2"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    for package in ("vsearch", "ncbi-blast+", "rdp-classifier", "mmseqs2"):  # one line each, with the install
+        lines = [line for line in proc.stderr.splitlines() if line.startswith(f"seqxent: {package} not installed")]
+        assert len(lines) == 1 and "Install: apt-get install" in lines[0], (package, lines)
+    metrics = json.loads((workdir / "results" / "coi_species" / "metrics.json").read_text())
+    assert {method: metrics["baselines"][method]["not_run"] for method in tools.PEER_TOOLS} == {
+        "sintax": "vsearch not installed", "blastn": "ncbi-blast+ not installed",
+        "rdp": "rdp-classifier not installed"}
+    assert metrics["baselines"]["majority"]["accuracy"] >= 0
+    html = (workdir / "results" / "report.html").read_text()
+    for package in ("vsearch", "ncbi-blast+", "rdp-classifier"):
+        assert f"not run: {package} not installed" in html
+    summary = json.loads((workdir / "results" / "ss3" / "split_summary.json").read_text())
+    assert summary["leakage"]["skipped"] == "mmseqs2 not installed"
+    assert "mmseqs2 not installed" in (workdir / "logs" / "ss3" / "prepare_dataset.log").read_text()
 
 
 def test_predict_unseen_fasta_with_workflow_models(tiny_run, tmp_path):
@@ -157,7 +212,7 @@ def test_multilabel_dataset_from_a_derived_label_table(tiny_run):
     assert set(metrics["per_class"]) == set(metrics["classes"])
     assert metrics["calibration"]["shared_by_all_labels"]
     assert (out / "report.html").is_file()
-    assert set(metrics["baselines"]) == {"majority", "kmer_logreg"}
+    assert set(metrics["baselines"]) == {"majority", "kmer_logreg"}  # no peers for label sets
     rows = [line.split("\t") for line in (tiny_run / "results" / "predictions" / "barcodes_countries.tsv")
             .read_text().splitlines()]
     assert rows[0] == ["id", "label"] + [f"p_{c}" for c in metrics["classes"]] + ["status"]

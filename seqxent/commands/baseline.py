@@ -3,7 +3,9 @@ r"""Run a baseline or a peer tool on a prepared data set: train on the train spl
 Built-in baselines: k-mer multinomial logistic regression (the classic cross-entropy linear model), k-mer
 nearest neighbour, majority class, and a label lookup through another column (e.g. species → most common
 country). Peer tools (when installed): vsearch SINTAX, BLAST top hit, RDP classifier. Multilabel data sets
-run the built-in baselines on whole label sets as classes (label powerset), scored label by label. Example:
+run the built-in baselines on whole label sets as classes (label powerset), scored label by label. A peer
+whose tool is not installed stops with a one-line error (exit status 2); with --missing-tool skip (what the
+workflow passes) it writes a result saying "not run: <tool> not installed", shown in the report. Example:
 
   seqxent baseline --dataset results/coi_species/dataset.tsv.gz --method sintax \
       --output results/coi_species/baselines/sintax.json
@@ -19,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
-from seqxent import metrics
+from seqxent import metrics, tools
 from seqxent.dataset import read_dataset
 from seqxent.errors import InputError
 from seqxent.io import atomic_write
@@ -38,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key-column", help="label_lookup: column mapped to the label (e.g. species)")
     parser.add_argument("--split", default="test", choices=["valid", "test"])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--missing-tool", choices=["error", "skip"], default="error",
+                        help="a peer whose tool is not installed: stop with an error (default), or write a "
+                             "'not run' result and exit 0 (the workflow's choice)")
 
 
 def score_result(result, truth: list[str]) -> dict:
@@ -57,8 +62,28 @@ def score_result(result, truth: list[str]) -> dict:
     return out
 
 
+def not_run_result(method: str, split: str) -> dict:
+    """The result of a peer whose tool is missing: the reason and how to install it, no scores.
+
+    Example:
+        >>> not_run_result("rdp", "test")["not_run"]
+        'rdp-classifier not installed'
+    """
+    tool = tools.PEER_TOOLS[method]
+    return {"method": method, "split": split, "not_run": tools.not_run_reason(tool), "tool": tool,
+            "install": tools.TOOLS[tool].install}
+
+
 def run(args: argparse.Namespace) -> None:
     """Train the method on the train split, predict the chosen split, and write its scores."""
+    tool = tools.PEER_TOOLS.get(args.method)
+    if tool is not None and not tools.is_installed(tool):
+        if args.missing_tool == "error":
+            tools.require(tool, f"method `{args.method}`")
+        log.warning(tools.skip_message(tool, f"the {args.method} peer is not run"))
+        with atomic_write(args.output) as handle:
+            json.dump(not_run_result(args.method, args.split), handle, indent=2, sort_keys=True)
+        return
     data = read_dataset(args.dataset)
     if data.task not in ("sequence", "multilabel"):
         raise InputError(f"{args.dataset}: baselines are for sequence tasks, but the task is {data.task!r}")

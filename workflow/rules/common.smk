@@ -1,10 +1,11 @@
 import functools
 import json
 import shlex
-import shutil
 import sys
 
 from snakemake.utils import validate
+
+from seqxent import tools
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -12,15 +13,16 @@ validate(config, schema="../schemas/config.schema.yaml")
 # Baselines implemented in seqxent itself: they need nothing but the package. label_lookup (the
 # training-set mapping of a data set's `lookup_column` to the label) is added per data set.
 BUILTIN_BASELINES = ["majority", "kmer_logreg", "kmer_knn", "label_lookup"]
-# Peer tools run as baselines, and the executable each one needs on PATH (RDP runs its jar with java).
-PEER_EXECUTABLES = {"sintax": "vsearch", "blastn": "blastn", "rdp": "java"}
+# Peer tools run as baselines (method -> the optional tool it runs); seqxent.tools says whether each is
+# installed and how to install it.
+PEER_TOOLS = tools.PEER_TOOLS
 # Keys of a data set entry that steer the workflow; all other keys are `seqxent prepare` flags.
 WORKFLOW_KEYS = {"activate", "baselines", "lookup_column", "train", "decisions"}
 
 
 wildcard_constraints:
     dataset="|".join(config["datasets"]),
-    method="|".join([*BUILTIN_BASELINES, *PEER_EXECUTABLES]),
+    method="|".join([*BUILTIN_BASELINES, *PEER_TOOLS]),
     format="tsv|ss2|horiz|json",
 
 
@@ -71,6 +73,14 @@ def get_prepare_args(wildcards):
     return to_cli_args({**entry, "extra_columns": extra}, exclude=WORKFLOW_KEYS)
 
 
+def get_homology_method(wildcards):
+    """How a residue data set's homology groups are made: `mmseqs2`, or `kmer` without it (a param, so
+    installing mmseqs2 remakes the split); `none` for other tasks."""
+    if config["datasets"][wildcards.dataset]["task"] != "residue":
+        return "none"
+    return "mmseqs2" if is_tool_installed("mmseqs2") else "kmer"
+
+
 def get_train_settings(wildcards):
     """Global `train:` settings with the data set's own `train:` overrides merged on top."""
     return {**config["train"], **config["datasets"][wildcards.dataset]["train"]}
@@ -91,26 +101,50 @@ def get_train_threads(wildcards):
     return get_train_settings(wildcards)["threads"]
 
 
+def is_conda_deployment():
+    """Whether jobs run in conda environments (`--sdm conda`): envs/tools.yaml then brings every tool."""
+    methods = getattr(
+        getattr(workflow, "deployment_settings", None), "deployment_method", ()
+    )
+    return "conda" in {str(method) for method in methods}
+
+
 @functools.cache
-def is_tool_available(name):
-    """Whether the peer tool `name` is activated and its executable is on PATH (warns once if not)."""
-    if not is_activated(f"tools/{name}"):
-        return False
-    if shutil.which(PEER_EXECUTABLES[name]) is None:
-        print(
-            f"seqxent: tools/{name} is activated but `{PEER_EXECUTABLES[name]}` is not on PATH; "
-            f"skipping the {name} baseline.",
-            file=sys.stderr,
-        )
-        return False
-    return True
+def is_tool_installed(tool):
+    """Whether the optional tool (a key of seqxent.tools.TOOLS) can run; logs one line once if not.
+
+    Jobs check again where they run (`seqxent baseline --missing-tool skip`), so a cluster node without
+    the tool writes a 'not run' result instead of failing.
+    """
+    if is_conda_deployment() or tools.is_installed(tool):
+        return True
+    users = {
+        "mmseqs2": "homology splits use k-mer clustering and skip the leakage check"
+    }
+    what = users.get(
+        tool,
+        f"the {'/'.join(m for m, t in PEER_TOOLS.items() if t == tool)} peer is not run",
+    )
+    print(f"seqxent: {tools.skip_message(tool, what)}", file=sys.stderr)
+    return False
+
+
+def get_tool_status(wildcards):
+    """`installed` or `missing` for a peer method's tool: a param, so installing a tool reruns its peer."""
+    tool = PEER_TOOLS.get(wildcards.method)
+    return (
+        "builtin"
+        if tool is None
+        else ("installed" if is_tool_installed(tool) else "missing")
+    )
 
 
 def get_baselines(wildcards):
     """Baseline methods of a data set (not residue tasks: `seqxent baseline` labels whole sequences).
 
-    Its built-ins, label_lookup when it sets `lookup_column`, and available peer tools for DNA sequence
-    tasks (multilabel tasks run the built-ins on label sets; the peers' taxonomy formats cannot hold them).
+    Its built-ins, label_lookup when it sets `lookup_column`, and the activated peer tools for DNA
+    sequence tasks (multilabel tasks run the built-ins on label sets; the peers' taxonomy formats cannot
+    hold them). A peer whose tool is missing still has a result: 'not run: <tool> not installed'.
     """
     entry = config["datasets"][wildcards.dataset]
     if entry["task"] == "residue":
@@ -120,7 +154,7 @@ def get_baselines(wildcards):
     if entry["lookup_column"]:
         methods.append("label_lookup")
     if entry["alphabet"] == "dna" and entry["task"] == "sequence":
-        methods += [name for name in PEER_EXECUTABLES if is_tool_available(name)]
+        methods += [name for name in PEER_TOOLS if is_activated(f"tools/{name}")]
     return methods
 
 

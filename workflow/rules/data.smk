@@ -15,6 +15,7 @@ rule prepare_dataset:
         runtime=30,
     params:
         args=get_prepare_args,
+        homology=get_homology_method,
     shell:
         "seqxent prepare --name {wildcards.dataset} {params.args} --threads {threads} --output {output.dataset} --summary {output.summary} > {log} 2>&1"
 
