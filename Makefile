@@ -48,13 +48,13 @@ ablation-jsd: install  ## ss3 with Jensen-Shannon lambda 0, 0.1, 0.3 (Q3, SOV'99
 	$(SNAKE) ablation --cores $(CORES) --configfile config.yaml presets/ablation_jsd.yaml
 
 bench: install  ## prediction throughput vs vsearch --sintax and blastn, 10k and 100k sequences (~15 min) -> results/bench/
-	PATH="$(BIN):$$PATH" $(BIN)/python -m seqxent.bench --output results/bench
+	PATH="$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench --output results/bench
 
 bench-quick: install  ## the same with 10k sequences only (~6 min) -> results/bench_quick/
-	PATH="$(BIN):$$PATH" $(BIN)/python -m seqxent.bench --quick --output results/bench_quick
+	PATH="$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench --quick --output results/bench_quick
 
 bench-1m: install  ## 1M COI barcodes (and 10k, for SINTAX): throughput and flat memory (~15 min) -> results/bench_1m/
-	PATH="$(BIN):$$PATH" $(BIN)/python -m seqxent.bench --tasks coi --sizes 10000 1000000 --output results/bench_1m
+	PATH="$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench --tasks coi --sizes 10000 1000000 --output results/bench_1m
 
 report-zip: install  ## Snakemake's own report of the last run
 	$(SNAKE) --cores $(CORES) --report report.zip

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from seqxent.ablation import ablation_document, plot_ablation, read_run, summarise
-from seqxent.data import encode_examples
-from seqxent.dataset import read_dataset
+from seqxent.ablation.summary import ablation_document, plot_ablation, read_run, summarise
+from seqxent.data.batching import encode_examples
+from seqxent.data.dataset import read_dataset
+from seqxent.data.io import atomic_write, write_table
 from seqxent.errors import InputError
-from seqxent.io import atomic_write, write_table
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
-from seqxent import metrics, tools
-from seqxent.dataset import read_dataset
+from seqxent import tools
+from seqxent.baseline.peers import METHODS, run_method
+from seqxent.data.dataset import read_dataset
+from seqxent.data.io import atomic_write
 from seqxent.errors import InputError
-from seqxent.io import atomic_write
-from seqxent.multilabel_evaluate import score_powerset_baseline
-from seqxent.peers import METHODS, run_method
+from seqxent.evaluate.multilabel import score_powerset_baseline
+from seqxent.metrics import classification as metrics
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ all sigmoids, minimising the summed binary cross-entropy). For sequence tasks it
 chooses the abstain threshold: the novelty score (--ood-score) above which `seqxent predict` labels a record
 `unassigned`, set so that a share --ood-recall of the validation records keeps its label. DNA sequence
 models also keep their (deduplicated) training sequences, so that prediction can score how far a query is
-from anything the model was trained on (`kmer_distance`, --reference-k; seqxent/reference.py). Example:
+from anything the model was trained on (`kmer_distance`, --reference-k; seqxent/calibrate/reference.py). Example:
 
   seqxent calibrate --model results/ss3/model_raw.pt --dataset results/ss3/dataset.tsv.gz \
       --output results/ss3/model.pt
@@ -23,16 +23,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seqxent import metrics
-from seqxent.calibration import DEFAULT_PRIOR_SD, check_prior_sd, fit_temperature
-from seqxent.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from seqxent.dataset import PreparedData, read_dataset
+from seqxent.calibrate.novelty import ALL_SCORES, REFERENCE_SCORE, fit_abstain_rule
+from seqxent.calibrate.reference import DEFAULT_K, KmerReference
+from seqxent.calibrate.temperature import DEFAULT_PRIOR_SD, check_prior_sd, fit_temperature
+from seqxent.data.dataset import PreparedData, read_dataset
+from seqxent.data.labels import calibrate_multilabel
 from seqxent.errors import InputError
-from seqxent.evaluate import split_predictions
-from seqxent.inference import select_device, softmax
-from seqxent.multilabel import calibrate_multilabel
-from seqxent.novelty import ALL_SCORES, REFERENCE_SCORE, fit_abstain_rule
-from seqxent.reference import DEFAULT_K, KmerReference
+from seqxent.evaluate.split import split_predictions
+from seqxent.metrics import classification as metrics
+from seqxent.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from seqxent.model.inference import select_device, softmax
 
 log = logging.getLogger(__name__)
 

@@ -22,22 +22,22 @@ import pandas as pd
 import torch
 import yaml
 
-from seqxent.checkpoint import load_checkpoint
-from seqxent.dataset import read_dataset
-from seqxent.decisions import decision_summary
+from seqxent.data.dataset import read_dataset
+from seqxent.data.io import atomic_write, write_table
+from seqxent.data.labels import THRESHOLD
 from seqxent.errors import InputError
-from seqxent.evaluate import (
+from seqxent.evaluate.decisions import decision_summary
+from seqxent.evaluate.multilabel import evaluate_multilabel, multilabel_prediction_table, write_multilabel_plots
+from seqxent.evaluate.provenance import collect_provenance
+from seqxent.evaluate.split import (
     evaluate_split,
     minority_recall,
     prediction_table,
     split_predictions,
     write_plots,
 )
-from seqxent.inference import select_device, softmax
-from seqxent.io import atomic_write, write_table
-from seqxent.multilabel import THRESHOLD
-from seqxent.multilabel_evaluate import evaluate_multilabel, multilabel_prediction_table, write_multilabel_plots
-from seqxent.provenance import collect_provenance
+from seqxent.model.checkpoint import load_checkpoint
+from seqxent.model.inference import select_device, softmax
 
 log = logging.getLogger(__name__)
 

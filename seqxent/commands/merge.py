@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from seqxent.errors import InputError
-from seqxent.shards import MERGE_FORMATS, check_ids, merge_outputs
+from seqxent.predict.shards import MERGE_FORMATS, check_ids, merge_outputs
 
 log = logging.getLogger(__name__)
 

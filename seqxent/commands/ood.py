@@ -22,15 +22,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqxent.checkpoint import Checkpoint, load_checkpoint
-from seqxent.data import encode_examples
-from seqxent.dataset import read_dataset
+from seqxent.calibrate.novelty import ALL_SCORES, NOVEL, AbstainRule, NoveltyInputs, evaluate_novelty, fit_abstain_rule
+from seqxent.calibrate.reference import KmerReference
+from seqxent.data.batching import encode_examples
+from seqxent.data.dataset import read_dataset
+from seqxent.data.io import atomic_write
 from seqxent.errors import InputError
-from seqxent.evaluate import split_predictions
-from seqxent.inference import predict_logits, select_device
-from seqxent.io import atomic_write
-from seqxent.novelty import ALL_SCORES, NOVEL, AbstainRule, NoveltyInputs, evaluate_novelty, fit_abstain_rule
-from seqxent.reference import KmerReference
+from seqxent.evaluate.split import split_predictions
+from seqxent.model.checkpoint import Checkpoint, load_checkpoint
+from seqxent.model.inference import predict_logits, select_device
 
 log = logging.getLogger(__name__)
 

@@ -22,15 +22,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from seqxent.checkpoint import load_checkpoint, pretrained_models
-from seqxent.engine import PRECISIONS
+from seqxent.calibrate.novelty import score_names
+from seqxent.data.io import atomic_write
+from seqxent.data.labels import THRESHOLD
 from seqxent.errors import InputError
-from seqxent.formats import FORMATS, get_writer
-from seqxent.inference import select_device
-from seqxent.io import atomic_write
-from seqxent.multilabel import THRESHOLD
-from seqxent.novelty import score_names
-from seqxent.predict import predict_fasta
+from seqxent.model.checkpoint import load_checkpoint, pretrained_models
+from seqxent.model.engine import PRECISIONS
+from seqxent.model.inference import select_device
+from seqxent.predict.formats import FORMATS, get_writer
+from seqxent.predict.stream import predict_fasta
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import argparse
 import json
 from pathlib import Path
 
-from seqxent.dataset import write_dataset
-from seqxent.io import atomic_write
-from seqxent.multilabel import SEPARATOR
-from seqxent.prepare import TASKS, PrepareConfig, prepare_dataset
+from seqxent.data.dataset import write_dataset
+from seqxent.data.io import atomic_write
+from seqxent.data.labels import SEPARATOR
+from seqxent.prepare.build import TASKS, PrepareConfig, prepare_dataset
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from seqxent.report import render_report
+from seqxent.report.html import render_report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from seqxent.shards import write_shard
+from seqxent.predict.shards import write_shard
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
-from seqxent.checkpoint import save_checkpoint
-from seqxent.dataset import read_dataset
-from seqxent.io import write_table
-from seqxent.train import TrainConfig, train_model
+from seqxent.data.dataset import read_dataset
+from seqxent.data.io import write_table
+from seqxent.model.checkpoint import save_checkpoint
+from seqxent.train.loop import TrainConfig, train_model
 
 CHOICES = {"device": ["auto", "cpu", "cuda"], "loss": ["ce", "focal"],
            "class_weighting": ["none", "inverse", "effective"]}

@@ -1,0 +1,1 @@
+"""Benchmarks of seqxent against peer tools (not part of the installed package)."""

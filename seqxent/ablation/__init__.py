@@ -1,0 +1,1 @@
+"""Stage `seqxent ablation`: the loss-variant ablation summary."""

@@ -1,0 +1,414 @@
+"""Peer classifiers run through external tools (SINTAX, BLAST top hit, RDP) and the ``run_method`` dispatcher.
+
+Each peer trains on (reference) sequences with labels and classifies query sequences, returning a
+:class:`PeerResult`: a label (or ``None`` with a reason) and a confidence in [0, 1] per query id, plus the
+wall-clock seconds of the whole run (writing inputs, building the database or model, classifying).
+
+Tools are called with internal record ids (``r0, r1, ...`` for the reference, ``q0, q1, ...`` for queries),
+so odd characters in the caller's ids never reach a command line or a FASTA header. Class names travel
+inside headers (SINTAX, RDP) percent-encoded by :func:`encode_label`, which is reversible for any string.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import numpy as np
+
+from seqxent import tools
+from seqxent.baseline import kmer as baselines
+
+# The properties file that `classify -t` reads; it names the files written by `train` (RDP's
+# samplefiles/rRNAClassifier.properties; `train` does not write it).
+RDP_PROPERTIES = """# Sample ResourceBundle properties file
+bergeyTree=bergeyTrainingTree.xml
+probabilityList=genus_wordConditionalProbList.txt
+probabilityIndex=wordConditionalProbIndexArr.txt
+wordPrior=logWordPrior.txt
+classifierVersion=RDP Naive Bayesian rRNA Classifier Version 2.5, May 2012
+"""
+
+
+def encode_label(label: str) -> str:
+    """Return ``label`` percent-encoded to letters, digits and ``_.-~%`` (safe in SINTAX and RDP headers).
+
+    Example:
+        >>> encode_label("Osmia sp. 1, a:b;c")
+        'Osmia%20sp.%201%2C%20a%3Ab%3Bc'
+        >>> decode_label(encode_label("Osmia sp. 1, a:b;c"))
+        'Osmia sp. 1, a:b;c'
+    """
+    return quote(label, safe="")
+
+
+def decode_label(token: str) -> str:
+    """Invert :func:`encode_label`."""
+    return unquote(token)
+
+
+@dataclass
+class PeerResult:
+    """Predictions of one peer tool.
+
+    Attributes:
+        tool: the peer's name (``"sintax"``, ``"blastn"``, ``"rdp"``).
+        labels: query id -> predicted label, ``None`` when the tool gave none.
+        confidence: query id -> confidence in [0, 1], ``None`` when there is none.
+        skipped: query id -> reason, for every query whose label is ``None``.
+        seconds: wall-clock seconds of the whole run.
+    """
+
+    tool: str
+    labels: dict[str, str | None]
+    confidence: dict[str, float | None]
+    skipped: dict[str, str]
+    seconds: float
+
+
+def _write_fasta(path: Path, ids: Sequence[str], seqs: Sequence[str]) -> Path:
+    with open(path, "w") as handle:
+        handle.writelines(f">{name}\n{seq}\n" for name, seq in zip(ids, seqs, strict=True))
+    return path
+
+
+def _run(command: list[str], cwd: Path) -> None:
+    """Run ``command``; raise RuntimeError with the end of its stderr when it fails."""
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"Expected command `{' '.join(command)}` to exit with 0, but got {done.returncode}: "
+            f"{done.stderr[-2000:]}"
+        )
+
+
+# A peer's raw output: internal query index -> (label or None, confidence or None, reason if no label).
+Calls = dict[int, tuple[str | None, float | None, str]]
+
+
+class Peer:
+    """Base class: writes inputs, times the run and maps ids back; subclasses implement ``_classify``."""
+
+    name = ""
+    tool = ""  # key of seqxent.tools.TOOLS: the external tool this peer runs
+    min_words = 0  # queries with fewer valid 8-mers are skipped before the tool runs
+    missing_reason = "no output line for this query"  # reason for queries absent from the tool's output
+
+    @classmethod
+    def is_available(cls) -> bool:
+        """Return whether the tool the peer runs is installed (:func:`seqxent.tools.is_installed`)."""
+        return tools.is_installed(cls.tool)
+
+    def classify(
+        self,
+        train_seqs: Sequence[str],
+        train_labels: Sequence,
+        query_ids: Sequence[str],
+        query_seqs: Sequence[str],
+        *,
+        threads: int = 1,
+        workdir: str | Path | None = None,
+    ) -> PeerResult:
+        """Train on the reference and classify the queries.
+
+        Args:
+            train_seqs: reference sequences.
+            train_labels: their labels (converted to ``str``).
+            query_ids: unique query ids, used as keys of the result.
+            query_seqs: query sequences, parallel to ``query_ids``.
+            threads: threads the tool may use.
+            workdir: directory for the tool's files (kept); a temporary directory (removed) when ``None``.
+
+        Returns:
+            The :class:`PeerResult`; queries missing from the tool's output are skipped with a reason.
+
+        Raises:
+            ValueError: if the inputs are inconsistent. RuntimeError: if the tool fails.
+        """
+        _check_inputs(train_seqs, train_labels, query_ids, query_seqs)
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix=f"seqxent_{self.name}_") as tmp:
+            folder = Path(workdir if workdir is not None else tmp).resolve()  # tools run with cwd=folder
+            folder.mkdir(parents=True, exist_ok=True)
+            screened = self._screen(query_seqs)  # queries the tool cannot take never reach it
+            wanted = [i for i in range(len(query_seqs)) if i not in screened]
+            query_fasta = _write_fasta(
+                folder / "query.fa", [f"q{i}" for i in wanted], [query_seqs[i] for i in wanted]
+            )
+            labels = [str(y) for y in train_labels]
+            calls = self._classify(folder, list(train_seqs), labels, query_fasta, threads)
+        calls.update({i: (None, None, reason) for i, reason in screened.items()})
+        return _collect(self.name, query_ids, calls, self.missing_reason, time.perf_counter() - start)
+
+    def _screen(self, query_seqs: Sequence[str]) -> dict[int, str]:
+        """Return query index -> reason for empty queries and those with fewer than ``min_words`` 8-mers."""
+        screened = {}
+        for i, seq in enumerate(query_seqs):
+            if not seq:
+                screened[i] = "empty sequence"
+            elif self.min_words and baselines.kmer_indices(seq, 8).size < self.min_words:
+                screened[i] = f"fewer than {self.min_words} 8-mers made of A, C, G, T only"
+        return screened
+
+    def _classify(
+        self, folder: Path, train_seqs: list[str], train_labels: list[str], query_fasta: Path, threads: int
+    ) -> Calls:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _check_inputs(train_seqs, train_labels, query_ids, query_seqs) -> None:
+    if len(train_seqs) != len(train_labels) or len(train_seqs) == 0:
+        raise ValueError(
+            "Expected arguments `train_seqs` and `train_labels` to be non-empty and of the same length, "
+            f"but got {len(train_seqs)} and {len(train_labels)}"
+        )
+    if len(query_ids) != len(query_seqs):
+        raise ValueError(
+            "Expected arguments `query_ids` and `query_seqs` to have the same length, "
+            f"but got {len(query_ids)} and {len(query_seqs)}"
+        )
+    if len(set(query_ids)) != len(query_ids):
+        raise ValueError(
+            f"Expected argument `query_ids` to be unique, but got {len(query_ids)} ids "
+            f"with {len(query_ids) - len(set(query_ids))} duplicates"
+        )
+
+
+def _collect(tool: str, query_ids, calls: Calls, missing_reason: str, seconds: float) -> PeerResult:
+    labels, confidence, skipped = {}, {}, {}
+    for i, query_id in enumerate(query_ids):
+        label, conf, reason = calls.get(i, (None, None, missing_reason))
+        labels[query_id], confidence[query_id] = label, conf
+        if label is None:
+            skipped[query_id] = reason
+    return PeerResult(tool, labels, confidence, skipped, seconds)
+
+
+class Sintax(Peer):
+    """SINTAX (vsearch): k-mer bootstrap classifier; confidence = bootstrap support of the top label.
+
+    The reference headers are ``>r<i>;tax=s:<encoded label>``. The top label is reported whatever its
+    support; vsearch's ``--sintax_cutoff`` (``cutoff``) only shapes its 4th column, which is not used, so
+    apply a cutoff on ``confidence`` yourself (0.8 is SINTAX's usual choice). Bootstraps use ``--randseed``.
+    """
+
+    name = "sintax"
+    tool = "vsearch"
+    _pattern = re.compile(r"^s:(?P<token>[^(,]+)\((?P<conf>[0-9.]+)\)$")
+
+    def __init__(self, cutoff: float = 0.8, seed: int = 1) -> None:
+        self.cutoff, self.seed = cutoff, seed
+
+    def _classify(self, folder, train_seqs, train_labels, query_fasta, threads) -> Calls:
+        ref_ids = [f"r{i};tax=s:{encode_label(y)}" for i, y in enumerate(train_labels)]
+        reference = _write_fasta(folder / "reference.fa", ref_ids, train_seqs)
+        out = folder / "sintax.tsv"
+        command = ["vsearch", "--sintax", str(query_fasta), "--db", str(reference), "--tabbedout", str(out),
+                   "--sintax_cutoff", str(self.cutoff), "--randseed", str(self.seed),
+                   "--threads", str(threads)]  # fmt: skip
+        _run(command, folder)
+        calls: Calls = {}
+        for line in out.read_text().splitlines():
+            fields = line.split("\t")
+            match = self._pattern.match(fields[1]) if len(fields) > 1 else None
+            if match is None:
+                calls[int(fields[0][1:])] = (None, None, "no SINTAX prediction (too few shared k-mers)")
+            else:
+                calls[int(fields[0][1:])] = (decode_label(match["token"]), float(match["conf"]), "")
+        return calls
+
+
+class BlastTopHit(Peer):
+    """BLAST top hit: megablast; label of the best-bitscore hit, confidence = its percent identity / 100.
+
+    Ties on bitscore keep BLAST's own order (the first listed hit). Queries without a hit are skipped.
+    """
+
+    name = "blastn"
+    tool = "ncbi-blast+"
+    missing_reason = "no BLAST hit (default e-value cutoff 10)"
+
+    def __init__(self, max_target_seqs: int = 5, task: str = "megablast") -> None:
+        self.max_target_seqs, self.task = max_target_seqs, task
+
+    def _classify(self, folder, train_seqs, train_labels, query_fasta, threads) -> Calls:
+        ref_ids = [f"r{i}" for i in range(len(train_seqs))]
+        reference = _write_fasta(folder / "reference.fa", ref_ids, train_seqs)
+        database = str(folder / "reference")
+        _run(["makeblastdb", "-in", str(reference), "-dbtype", "nucl", "-out", database], folder)
+        out = folder / "blastn.tsv"
+        command = ["blastn", "-task", self.task, "-query", str(query_fasta), "-db", database,
+                   "-outfmt", "6 qseqid sseqid pident length evalue bitscore",
+                   "-max_target_seqs", str(self.max_target_seqs), "-num_threads", str(threads),
+                   "-out", str(out)]  # fmt: skip
+        _run(command, folder)
+        best: dict[int, tuple[float, int, float]] = {}  # query -> (bitscore, reference index, pident)
+        for line in out.read_text().splitlines():
+            qseqid, sseqid, pident, _, _, bitscore = line.split("\t")
+            query, score = int(qseqid[1:]), float(bitscore)
+            if query not in best or score > best[query][0]:
+                best[query] = (score, int(sseqid[1:]), float(pident))
+        return {i: (train_labels[ref], pident / 100.0, "") for i, (_, ref, pident) in best.items()}
+
+
+class RdpClassifier(Peer):
+    """RDP naive Bayesian classifier (8-mer words, bootstrap confidence), trained on the reference.
+
+    RDP needs a taxonomy and lineage-labelled sequences. The lineage is minimal, ``Root;<label>``: a
+    ``rootrank`` node and one child per class at RDP's ``genus`` rank (RDP stores its word probabilities
+    per genus-rank node, whatever the label means). Taxonomy lines read ``id*name*parent*depth*rank``;
+    training headers ``>r<i><TAB>Root;<encoded label>``. ``classify`` needs :data:`RDP_PROPERTIES` beside the
+    trained files. Java is called directly (Debian's ``/usr/bin/rdp_classifier`` wrapper is broken).
+    """
+
+    name = "rdp"
+    tool = "rdp-classifier"
+    min_words = 1  # RDP aborts the whole run on a query without a valid 8-mer
+    missing_reason = "no RDP output (RDP silently drops queries shorter than 50 bases)"
+    _main = "edu.msu.cme.rdp.classifier.cli.ClassifierMain"
+
+    def __init__(self, jar: str | Path | None = None, memory: str = "2g") -> None:
+        self.jar, self.memory = (Path(jar) if jar is not None else tools.rdp_jar()), memory
+
+    def _classify(self, folder, train_seqs, train_labels, query_fasta, threads) -> Calls:
+        classes = sorted(set(train_labels))
+        taxonomy = ["0*Root*-1*0*rootrank"]  # id*name*parent id*depth*rank
+        taxonomy += [f"{i + 1}*{encode_label(c)}*0*1*genus" for i, c in enumerate(classes)]
+        (folder / "taxonomy.txt").write_text("\n".join(taxonomy) + "\n")
+        headers = [f"r{i}\tRoot;{encode_label(y)}" for i, y in enumerate(train_labels)]
+        _write_fasta(folder / "train.fa", headers, train_seqs)
+        java = ["java", f"-Xmx{self.memory}", "-cp", str(self.jar), self._main]
+        _run(java + ["train", "-o", "model", "-s", "train.fa", "-t", "taxonomy.txt"], folder)
+        (folder / "model" / "rRNAClassifier.properties").write_text(RDP_PROPERTIES)
+        _run(
+            java + ["classify", "-t", "model/rRNAClassifier.properties", "-o", "rdp.tsv", str(query_fasta)],
+            folder,
+        )
+        calls: Calls = {}
+        for line in (folder / "rdp.tsv").read_text().splitlines():
+            fields = line.split("\t")  # seqname, orientation, then (taxon, rank, confidence) triples
+            triples = [fields[j : j + 3] for j in range(2, len(fields) - 2, 3)]
+            genus = [(name, float(conf)) for name, rank, conf in triples if rank == "genus"]
+            query = int(fields[0][1:])
+            calls[query] = (
+                (decode_label(genus[0][0]), genus[0][1], "")
+                if genus
+                else (None, None, "RDP assigned no label below Root")
+            )
+        return calls
+
+
+@dataclass
+class MethodResult:
+    """Predictions of one method on the query sequences, in query order.
+
+    Attributes:
+        classes: sorted class names of the training labels (the columns of ``probs``).
+        probs: ``(N, C)`` probabilities, or ``None`` for tools that give only a label and a confidence.
+        labels: ``(N,)`` predicted labels, ``None`` for skipped queries (count them as errors).
+        confidence: ``(N,)`` confidence in [0, 1] (NaN for skipped queries), or ``None`` when unavailable.
+        seconds: wall-clock seconds of training plus prediction.
+        skipped: query id -> reason, for every query without a label.
+    """
+
+    classes: list[str]
+    probs: np.ndarray | None
+    labels: list[str | None]
+    confidence: np.ndarray | None
+    seconds: float
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _run_model(model, train_x, train_labels, query_x) -> MethodResult:
+    start = time.perf_counter()
+    probs = model.fit(train_x, train_labels).predict_proba(query_x)
+    labels = [model.classes_[i] for i in probs.argmax(axis=1)]
+    return MethodResult(model.classes_, probs, labels, probs.max(axis=1), time.perf_counter() - start)
+
+
+def _run_peer(peer: Peer, train_seqs, train_labels, query_ids, query_seqs, threads, workdir) -> MethodResult:
+    tools.require(peer.tool, f"method `{peer.name}`")
+    result = peer.classify(train_seqs, train_labels, query_ids, query_seqs, threads=threads, workdir=workdir)
+    conf = [result.confidence[q] for q in query_ids]
+    confidence = np.array([np.nan if c is None else c for c in conf], dtype=float)
+    return MethodResult(
+        sorted({str(y) for y in train_labels}),
+        None,
+        [result.labels[q] for q in query_ids],
+        confidence,
+        result.seconds,
+        result.skipped,
+    )
+
+
+# method -> factory(k, threads) of a baselines model or a Peer (the CLI offers METHODS as choices).
+_METHODS: dict[str, Callable] = {
+    "kmer_logreg": lambda k, threads: baselines.KmerLogisticRegression(k=k or 6, threads=threads),
+    "kmer_knn": lambda k, threads: baselines.KmerNearestNeighbour(k=k or 8),
+    "majority": lambda k, threads: baselines.MajorityClass(),
+    "label_lookup": lambda k, threads: baselines.LabelLookup(),
+    "sintax": lambda k, threads: Sintax(),
+    "blastn": lambda k, threads: BlastTopHit(),
+    "rdp": lambda k, threads: RdpClassifier(),
+}
+METHODS = tuple(_METHODS)
+
+
+def run_method(
+    method: str,
+    train_seqs: Sequence[str],
+    train_labels: Sequence,
+    query_ids: Sequence[str],
+    query_seqs: Sequence[str],
+    *,
+    k: int | None = None,
+    threads: int = 1,
+    workdir: str | Path | None = None,
+    train_keys: Sequence | None = None,
+    query_keys: Sequence | None = None,
+) -> MethodResult:
+    """Train ``method`` on the training split and predict the queries.
+
+    Args:
+        method: one of :data:`METHODS`.
+        train_seqs: training sequences.
+        train_labels: training labels.
+        query_ids: unique query ids (keys of ``MethodResult.skipped``).
+        query_seqs: query sequences.
+        k: k-mer length for ``kmer_logreg`` (default 6) and ``kmer_knn`` (default 8); ignored otherwise.
+        threads: threads for external tools and for ``kmer_logreg``'s BLAS.
+        workdir: where external tools write their files (a removed temporary directory when ``None``).
+        train_keys: for ``label_lookup`` only: the key of each training record (e.g. its species).
+        query_keys: for ``label_lookup`` only: the key of each query.
+
+    Returns:
+        A :class:`MethodResult`.
+
+    Raises:
+        ValueError: for an unknown method or missing keys. ToolMissingError: if the method's tool is not
+            installed. RuntimeError: if the tool fails.
+
+    Example:
+        >>> result = run_method("majority", ["A", "C", "G"], ["x", "y", "y"], ["q1"], ["T"])
+        >>> result.classes, result.labels, result.skipped
+        (['x', 'y'], ['y'], {})
+    """
+    if method not in _METHODS:
+        raise ValueError(f"Expected argument `method` to be one of {METHODS}, but got {method!r}")
+    model = _METHODS[method](k, threads)
+    if isinstance(model, Peer):
+        return _run_peer(model, train_seqs, train_labels, query_ids, query_seqs, threads, workdir)
+    if method == "label_lookup":
+        if train_keys is None or query_keys is None:
+            raise ValueError(
+                "Expected arguments `train_keys` and `query_keys` for method 'label_lookup', "
+                f"but got {type(train_keys).__name__} and {type(query_keys).__name__}"
+            )
+        return _run_model(model, train_keys, train_labels, query_keys)
+    return _run_model(model, train_seqs, train_labels, query_seqs)

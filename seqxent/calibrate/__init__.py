@@ -1,0 +1,1 @@
+"""Stage `seqxent calibrate`: temperature scaling, novelty scores and the k-mer reference."""

@@ -1,0 +1,1 @@
+"""Stage `seqxent evaluate`: metrics.json, per-record predictions, decisions, plots, provenance."""

@@ -1,0 +1,1 @@
+"""Metrics (one definition each, for the model and every baseline) and bootstrap intervals."""

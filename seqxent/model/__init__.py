@@ -1,0 +1,1 @@
+"""Networks, self-describing checkpoints and the inference engine."""

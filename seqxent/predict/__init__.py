@@ -1,0 +1,1 @@
+"""Stage `seqxent predict` (and `shard`, `merge`): streaming prediction and output formats."""

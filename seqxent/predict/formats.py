@@ -1,0 +1,230 @@
+"""Output formats of ``seqxent predict``: TSV, PSIPRED ``.ss2`` and ``.horiz``, and JSON.
+
+Each format is a writer class with ``begin``, ``write`` (one :class:`~seqxent.predict.stream.Prediction`) and
+``end``, chosen from :data:`FORMATS` (a dispatch table, not an if-chain; multi-label models from
+:data:`MULTILABEL_FORMATS`). Writers stream: they never hold more than one record. Skipped records are
+written with their reason, so every input id appears.
+
+Probabilities are printed with 4 decimals (3 in ``.ss2``, as PSIPRED does).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TextIO
+
+import numpy as np
+
+from seqxent.calibrate.novelty import SCORES, UNASSIGNED
+from seqxent.data.labels import THRESHOLD, check_threshold, predicted_labels, split_labels
+from seqxent.errors import InputError
+from seqxent.predict.stream import Prediction
+
+PREDICTED = "predicted"
+
+
+def _p(x: float, digits: int = 4) -> str:
+    return f"{x:.{digits}f}"
+
+
+class TsvWriter:
+    """Tab-separated: one row per record (sequence models) or per residue (residue models).
+
+    Columns: ``id``, [``pos``, ``aa``,] ``label``, one ``p_<class>`` per class, for sequence models the
+    novelty scores ``energy``, ``msp``, ``nll`` and, for models with a k-mer reference, ``kmer_distance``
+    (higher = more likely a class the model does not know; ``scores`` names them), and
+    ``status`` (``predicted`` or ``skipped: <reason>``; a skipped record gets one row with empty fields). The
+    label is ``unassigned`` when the checkpoint's abstain rule fired.
+    """
+
+    def __init__(self, classes: list[str], task: str, scores: Sequence[str] | None = None):
+        self.classes, self.task = classes, task
+        self.scores = [] if task != "sequence" else list(SCORES if scores is None else scores)
+        # One %-format per row (C-level float formatting): a residue model writes a row per residue.
+        lead = 3 if task == "residue" else 1
+        self.row = "\t".join(["%s"] * (lead + 1) + ["%.4f"] * len(classes)) + "\t%s\n"
+
+    def begin(self, out: TextIO) -> None:  # noqa: D102
+        lead = ["id", "pos", "aa"] if self.task == "residue" else ["id"]
+        probs = [f"p_{c}" for c in self.classes]
+        out.write("\t".join(lead + ["label"] + probs + self.scores + ["status"]) + "\n")
+
+    def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
+        if pred.probs is None:
+            empty = [""] * (len(self.classes) + len(self.scores) + (3 if self.task == "residue" else 1))
+            out.write("\t".join([pred.id, *empty, f"skipped: {pred.skipped}"]) + "\n")
+            return
+        probs = pred.probs[None, :] if self.task == "sequence" else pred.probs  # (K,) -> (1, K)
+        top = probs.argmax(axis=1)
+        scores = [_p(pred.novelty[s]) if pred.novelty else "" for s in self.scores]
+        tail = "\t".join([*scores, PREDICTED])
+        labels = [UNASSIGNED] * len(top) if pred.abstained else [self.classes[i] for i in top]
+        n = len(probs)
+        residue = self.task == "residue"
+        lead = zip([pred.id] * n, range(1, n + 1), pred.sequence, strict=True) if residue else [(pred.id,)]
+        out.write("".join(self.row % (*head, label, *row, tail)
+                          for head, label, row in zip(lead, labels, probs.tolist(), strict=True)))
+
+    def end(self, out: TextIO) -> None:  # noqa: D102
+        pass
+
+
+class JsonWriter:
+    """A JSON array with one object per record: id, label(s), probabilities by class, status.
+
+    Sequence models add the novelty scores ``energy``, ``msp`` and ``nll`` after the probabilities; the label
+    is ``unassigned`` when the checkpoint's abstain rule fired.
+    """
+
+    def __init__(self, classes: list[str], task: str, scores: Sequence[str] | None = None):
+        self.classes, self.task, self.first = classes, task, True  # every score of a record is written
+
+    def begin(self, out: TextIO) -> None:  # noqa: D102
+        out.write("[")
+
+    def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
+        obj = {"id": pred.id, "status": f"skipped: {pred.skipped}"} if pred.probs is None else self.record(pred)
+        out.write(("\n" if self.first else ",\n") + json.dumps(obj))
+        self.first = False
+
+    def record(self, pred: Prediction) -> dict:
+        """The JSON object of a predicted record."""
+        top = pred.probs.argmax(axis=-1)
+        labels = [self.classes[i] for i in np.atleast_1d(top)]
+        obj: dict = {"id": pred.id, "label": "".join(labels) if self.task == "residue" else labels[0]}
+        if pred.abstained:
+            obj["label"] = UNASSIGNED
+        # float64 before rounding: a rounded float32 prints as 0.1234000027179718 in JSON.
+        obj["probs"] = {c: np.round(pred.probs[..., k].astype(np.float64), 4).tolist()
+                        for k, c in enumerate(self.classes)}
+        obj.update({name: round(value, 4) for name, value in (pred.novelty or {}).items()})
+        obj["status"] = PREDICTED
+        return obj
+
+    def end(self, out: TextIO) -> None:  # noqa: D102
+        out.write("\n]\n")
+
+
+class _ThreeStateWriter:
+    """Shared checks of the PSIPRED formats: residue models with exactly the classes H, E, C."""
+
+    def __init__(self, classes: list[str], task: str, scores: Sequence[str] | None = None):
+        if task != "residue" or sorted(classes) != ["C", "E", "H"]:
+            raise InputError(f"Expected a 3-state residue model (classes C, E, H) for this format, "
+                             f"but got a {task} model with classes {classes}")
+        self.col = {c: i for i, c in enumerate(classes)}
+
+    def begin(self, out: TextIO) -> None:  # noqa: D102
+        pass
+
+    def end(self, out: TextIO) -> None:  # noqa: D102
+        pass
+
+    def write(self, out: TextIO, pred: Prediction) -> None:
+        """The format's header line and the record id, then :meth:`body` (or the skip reason)."""
+        out.write(f"{self.header}\n# {pred.id}\n\n")
+        if pred.probs is None:
+            out.write(f"# skipped: {pred.skipped}\n\n")
+            return
+        self.body(out, pred)
+
+    def _states(self, probs: np.ndarray) -> tuple[str, np.ndarray]:
+        order = [self.col["C"], self.col["H"], self.col["E"]]
+        che = probs[:, order]  # (L, 3) in PSIPRED's column order C, H, E
+        return "".join("CHE"[i] for i in che.argmax(axis=1)), che
+
+
+class Ss2Writer(_ThreeStateWriter):
+    """PSIPRED VFORMAT (``.ss2``): ``pos aa state p_C p_H p_E`` per residue; one block per record."""
+
+    header = "# PSIPRED VFORMAT (seqxent)"
+
+    def body(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
+        states, che = self._states(pred.probs)
+        for i, (aa, state, p) in enumerate(zip(pred.sequence, states, che, strict=True)):
+            out.write(f"{i + 1:4d} {aa} {state}   {p[0]:.3f}  {p[1]:.3f}  {p[2]:.3f}\n")
+        out.write("\n")
+
+
+class HorizWriter(_ThreeStateWriter):
+    """PSIPRED HFORMAT (``.horiz``): Conf/Pred/AA lines in blocks of 60 residues with a position ruler.
+
+    ``Conf`` is PSIPRED's 0–9 confidence: ``min(9, int(10 · (p_top − p_second)))``.
+    """
+
+    header, width = "# PSIPRED HFORMAT (seqxent)", 60
+
+    def body(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
+        states, che = self._states(pred.probs)
+        top2 = np.sort(che, axis=1)[:, -2:]
+        conf = "".join(str(min(9, int(10 * (b - a)))) for a, b in top2)
+        for s in range(0, len(states), self.width):
+            e = min(s + self.width, len(states))
+            ruler = "".join(f"{n:>10d}" for n in range(s + 10, e + 1, 10))
+            out.write(f"Conf: {conf[s:e]}\nPred: {states[s:e]}\n")
+            out.write(f"  AA: {pred.sequence[s:e]}\n      {ruler}\n\n")
+
+
+class MultilabelTsvWriter:
+    """TSV of multi-label predictions: ``id``, ``label``, one ``p_<label>`` per label, ``status``.
+
+    ``label`` joins with ``;`` the labels whose probability is at least ``threshold`` (empty when none);
+    the probabilities are independent sigmoids, so they need not sum to 1.
+    """
+
+    def __init__(self, classes: list[str], threshold: float = THRESHOLD):
+        self.classes, self.threshold = classes, check_threshold(threshold)
+
+    def begin(self, out: TextIO) -> None:  # noqa: D102
+        out.write("\t".join(["id", "label"] + [f"p_{c}" for c in self.classes] + ["status"]) + "\n")
+
+    def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
+        if pred.probs is None:
+            cells = [pred.id, *[""] * (len(self.classes) + 1), f"skipped: {pred.skipped}"]
+        else:
+            cells = [pred.id, predicted_labels(pred.probs, self.classes, self.threshold),
+                     *(f"{p:.4f}" for p in pred.probs), PREDICTED]
+        out.write("\t".join(cells) + "\n")
+
+    def end(self, out: TextIO) -> None:  # noqa: D102
+        pass
+
+
+class MultilabelJsonWriter(JsonWriter):
+    """A JSON array: per record ``id``, ``label`` (``;``-joined), ``labels`` (list), ``probs``, ``status``."""
+
+    def __init__(self, classes: list[str], threshold: float = THRESHOLD):
+        super().__init__(classes, "multilabel")
+        self.threshold = check_threshold(threshold)
+
+    def record(self, pred: Prediction) -> dict:  # noqa: D102
+        label = predicted_labels(pred.probs, self.classes, self.threshold)
+        return {"id": pred.id, "label": label, "labels": split_labels(label),
+                "probs": {c: round(float(p), 4) for c, p in zip(self.classes, pred.probs, strict=True)},
+                "status": PREDICTED}
+
+
+FORMATS = {"tsv": TsvWriter, "ss2": Ss2Writer, "horiz": HorizWriter, "json": JsonWriter}
+MULTILABEL_FORMATS = {"tsv": MultilabelTsvWriter, "json": MultilabelJsonWriter}
+
+
+def get_writer(fmt: str, classes: list[str], task: str, threshold: float = THRESHOLD,
+               scores: Sequence[str] | None = None):
+    """The writer for format ``fmt``.
+
+    ``threshold`` is the probability at which multilabel models predict a label; ``scores`` names the
+    novelty-score columns of a sequence model (default: energy, msp, nll).
+
+    Raises:
+        InputError: for an unknown format, a PSIPRED format with a model that is not 3-state, a format other
+            than ``tsv`` or ``json`` for a multilabel model, or a threshold outside [0, 1].
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"Expected argument `format` to be one of {sorted(FORMATS)}, but got {fmt!r}")
+    if task == "multilabel":  # label sets: see seqxent.data.labels
+        if fmt not in MULTILABEL_FORMATS:
+            raise InputError(f"Expected argument `format` to be one of {sorted(MULTILABEL_FORMATS)} for a "
+                             f"multilabel model, but got {fmt!r}")
+        return MULTILABEL_FORMATS[fmt](classes, threshold)
+    return FORMATS[fmt](classes, task, scores)

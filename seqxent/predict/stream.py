@@ -1,0 +1,155 @@
+"""Streaming prediction from FASTA: read a chunk, predict it in length-bucketed batches, yield in input order.
+
+Memory stays flat in the number of records (one chunk at a time). Every input record yields a
+:class:`Prediction`: either with probabilities, or with the reason it was skipped (empty or invalid sequence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from seqxent.calibrate.novelty import AbstainRule, novelty_scores
+from seqxent.calibrate.reference import KmerReference
+from seqxent.data.batching import Example
+from seqxent.data.io import FastaRecord, iter_fasta
+from seqxent.data.labels import sigmoid
+from seqxent.errors import InputError
+from seqxent.model.checkpoint import Checkpoint
+from seqxent.model.engine import build_engine
+from seqxent.model.inference import softmax
+
+
+@dataclass
+class Prediction:
+    """The prediction of one input record.
+
+    Attributes:
+        id: the record id.
+        sequence: the cleaned sequence (upper case, gaps removed).
+        probs: ``(K,)`` class probabilities, ``(L, K)`` per residue, ``(K,)`` independent label probabilities
+            (multilabel models), or None when skipped.
+        skipped: the reason the record was not predicted ("" when it was).
+        novelty: sequence models: the novelty scores (energy, msp, nll; :mod:`seqxent.calibrate.novelty`) at the
+            temperature of ``probs``, and kmer_distance for models with a k-mer reference; None for residue
+            models and skipped records.
+        abstained: whether the abstain rule of the checkpoint turned the label into ``unassigned``.
+    """
+
+    id: str
+    sequence: str
+    probs: np.ndarray | None = None
+    skipped: str = ""
+    novelty: dict[str, float] | None = None
+    abstained: bool = False
+
+
+def _chunks(records: Iterable[FastaRecord], size: int) -> Iterator[list[FastaRecord]]:
+    it = iter(records)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _check(rec: FastaRecord, ckpt: Checkpoint) -> tuple[str, str, np.ndarray | None]:
+    """``(cleaned sequence, skip reason or "", codes or None)`` of one record."""
+    seq = ckpt.alphabet.clean(rec.sequence)
+    if not seq:
+        return seq, "empty sequence", None
+    try:
+        return seq, "", ckpt.alphabet.to_codes(seq)  # vectorised; the error path names the characters
+    except InputError:
+        bad = ckpt.alphabet.invalid_characters(seq)
+        shown = ", ".join(f"{c!r} at position {p + 1}" for p, c in bad[:3])
+        return seq, f"invalid {ckpt.alphabet.name} character(s): {shown}", None
+
+
+def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size: int = 64,
+                    max_tokens: int = 0, device="cpu", chunk_size: int = 4096,
+                    calibrated: bool = True, abstain: bool = True,
+                    precision: str = "float32") -> Iterator[Prediction]:
+    """Predict every record, yielding :class:`Prediction` objects in input order.
+
+    Args:
+        ckpt: the loaded model.
+        records: FASTA records (any iterable; consumed lazily).
+        batch_size: records per forward pass.
+        max_tokens: cap on padded positions per batch (0 = none); bounds memory for long proteins.
+        device: torch device of the model.
+        chunk_size: records read ahead and sorted by length.
+        calibrated: divide logits by the checkpoint's temperature (False: raw softmax).
+        abstain: apply the checkpoint's abstain rule (``meta["ood"]``, from ``seqxent calibrate``) to sequence
+            models: a record whose novelty score is above the threshold gets ``abstained = True``. The rule
+            belongs to the calibrated scores, so it is not applied when ``calibrated`` is False.
+        precision: ``"float32"`` or ``"bfloat16"`` (faster on CPUs with AMX/AVX-512 BF16 and on GPUs;
+            probabilities then differ by up to about 1e-2).
+    """
+    if batch_size < 1 or chunk_size < 1:
+        raise InputError(f"Expected `batch_size` and `chunk_size` ≥ 1, but got {batch_size}, {chunk_size}")
+    temperature = ckpt.temperature if calibrated else 1.0
+    engine = build_engine(ckpt.model, ckpt.alphabet, device, precision)  # same logits, faster (seqxent.model.engine)
+    activation = sigmoid if ckpt.task == "multilabel" else softmax  # multilabel: independent label probabilities
+    rule = AbstainRule.from_meta(ckpt.meta) if abstain and calibrated else None
+    reference = KmerReference.from_meta(ckpt.meta) if ckpt.task == "sequence" else None
+    if reference is not None:
+        reference.index()  # built once here, not by each side thread at its first chunk
+    # The engine computes the next chunk's logits in the background while this one is yielded (and written),
+    # and as many side threads as it has workers its k-mer distances (numpy and scipy release the GIL).
+    with ThreadPoolExecutor(engine.workers) as side:
+        prepared = (_prepare(chunk, ckpt, reference, side, engine.workers) for chunk in _chunks(records, chunk_size))
+        for (chunk, checked, parts), logits in engine.map_chunks(prepared, batch_size, max_tokens):
+            distance = np.concatenate([part.result() for part in parts]) if parts else None
+            yield from _predictions(chunk, checked, logits, distance, ckpt.task, temperature, activation, rule)
+
+
+def _predictions(chunk: list[FastaRecord], checked: list[tuple[str, str]], logits: list[np.ndarray],
+                 distance: np.ndarray | None, task: str, temperature: float, activation,
+                 rule: AbstainRule | None) -> Iterator[Prediction]:
+    """The :class:`Prediction` of every record of a chunk, from the logits of its valid records."""
+    novelty = iter(_novelty(logits, task, temperature, distance))
+    # Sequence models: one (N, K) array per chunk, so the softmax runs once, not once per record.
+    probs = iter(activation(np.stack(logits), temperature) if logits and logits[0].ndim == 1
+                 else (activation(z, temperature) for z in logits))
+    for rec, (seq, why) in zip(chunk, checked, strict=True):
+        if why:
+            yield Prediction(rec.id, seq, None, why)
+            continue
+        scores = next(novelty)
+        abstained = bool(rule is not None and scores is not None and rule.abstains(scores))
+        yield Prediction(rec.id, seq, next(probs), novelty=scores, abstained=abstained)
+
+
+def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint, reference: KmerReference | None,
+             side: ThreadPoolExecutor, n_parts: int) -> tuple[tuple[list, list, list[Future]], list[Example]]:
+    """``((chunk, checks, distances), examples)`` of a chunk of records.
+
+    ``checks`` holds each record's cleaned sequence and skip reason, ``examples`` the valid records encoded,
+    and ``distances`` (models with a k-mer reference; else empty) the futures of their k-mer distances, in
+    ``n_parts`` consecutive parts run side by side on ``side``.
+    """
+    checked = [_check(rec, ckpt) for rec in chunk]
+    examples = [Example(rec.id, codes) for rec, (_, why, codes) in zip(chunk, checked, strict=True) if not why]
+    valid = [seq for seq, why, _ in checked if not why]
+    parts = []
+    if reference is not None and valid:
+        step = -(-len(valid) // n_parts)
+        parts = [side.submit(reference.distance, valid[i:i + step]) for i in range(0, len(valid), step)]
+    return (chunk, [(seq, why) for seq, why, _ in checked], parts), examples
+
+
+def _novelty(logits: list[np.ndarray], task: str, temperature: float,
+             distance: np.ndarray | None) -> list[dict[str, float] | None]:
+    """Novelty scores of each record of a chunk (sequence models; None for residue models)."""
+    if task != "sequence" or not logits:
+        return [None] * len(logits)
+    scores = novelty_scores(np.stack(logits), temperature, distance)  # (N, K) -> {name: (N,)}
+    return [{name: float(values[i]) for name, values in scores.items()} for i in range(len(logits))]
+
+
+def predict_fasta(ckpt: Checkpoint, path: Path | str, **kwargs) -> Iterator[Prediction]:
+    """:func:`predict_records` over the records of a FASTA[.gz] file, read incrementally."""
+    return predict_records(ckpt, iter_fasta(path), **kwargs)

@@ -1,0 +1,358 @@
+"""Turn a configured data set into one canonical table: clean records, a label, a group and a split each.
+
+Every input record ends up in the table. A record that cannot be used keeps ``split = "excluded"`` and a
+``reason``; nothing is dropped silently. The steps, in order:
+
+1. read FASTA + label table (joined on id) or a single table holding the sequences;
+2. clean and check every sequence against the alphabet (residue tasks: one label per residue);
+3. exclude records without a label, optionally subsample (``max_records``), drop rare classes;
+4. group records that must stay on one side of a split: identical sequences, an optional group column
+   (BOLD ``bin``), and for residue tasks clusters of homologous chains (mmseqs2, or a k-mer fallback);
+5. assign train / valid / test by group, stratified by label for sequence tasks (by the rarest label of
+   each record for multilabel tasks).
+
+Multilabel tasks hold a set of labels per record: the label cell is split on ``label_separator`` and
+stored sorted and deduplicated, joined by ``;``. ``min_per_class`` then removes labels carried by fewer
+records from every set; a record left without labels is excluded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqxent import tools
+from seqxent.calibrate.novelty import NOVEL, hold_out_classes
+from seqxent.data import labels as multilabel
+from seqxent.data.alphabet import Alphabet
+from seqxent.data.io import read_fasta, read_table
+from seqxent.errors import InputError
+from seqxent.prepare import splits
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["id", "sequence", "label", "group", "split", "reason"]
+TASKS = ("sequence", "residue", "multilabel")
+EXCLUDED = "excluded"
+# Label cells that mark a missing value (spreadsheet and pandas conventions). "NA" is not among them: it is a
+# country (Namibia) or continent code; a warning is logged when it is used as a class.
+MISSING_LABELS = frozenset({"NaN", "nan", "NAN", "<NA>", "N/A", "n/a", "#N/A", "NULL", "null", "None"})
+
+
+@dataclass
+class PrepareConfig:
+    """How to build a data set; mirrors a ``datasets.<name>`` entry of ``config.yaml``."""
+
+    name: str
+    task: str
+    alphabet: str
+    label_column: str
+    fasta: Path | None = None
+    labels: Path | None = None
+    table: Path | None = None
+    id_column: str = "id"
+    sequence_column: str = "sequence"
+    group_column: str | None = None
+    min_per_class: int = 1
+    max_records: int = 0
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    cluster_identity: float = 0.3
+    cluster_coverage: float = 0.5
+    on_invalid: str = "error"
+    extra_columns: list[str] = field(default_factory=list)
+    seed: int = 1
+    threads: int = 1
+    label_separator: str = multilabel.SEPARATOR
+    novel_classes: float = 0.0
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise InputError(f"Expected argument `task` to be one of {list(TASKS)}, but got {self.task!r}")
+        if not self.label_separator:
+            raise InputError("Expected argument `label_separator` to be a non-empty string, but got ''")
+        if self.on_invalid not in ("error", "skip"):
+            raise InputError(f"Expected argument `on_invalid` to be 'error' or 'skip', but got {self.on_invalid!r}")
+        if (self.table is None) == (self.fasta is None):
+            raise InputError("Expected either `table` or `fasta` (with `labels`), but got "
+                             f"table={self.table!r}, fasta={self.fasta!r}")
+        if self.fasta is not None and self.labels is None:
+            raise InputError(f"Expected argument `labels` (a TSV) with fasta={self.fasta}, but got None")
+        if not 0 <= self.novel_classes < 1 or (self.novel_classes and self.task != "sequence"):
+            raise InputError(f"Expected argument `novel_classes` to be in [0, 1) (and 0 unless the task is "
+                             f"'sequence'), but got {self.novel_classes} for task {self.task!r}")
+        if self.min_per_class < 1:
+            raise InputError(f"Expected argument `min_per_class` to be ≥ 1, but got {self.min_per_class}")
+        if len(self.fractions) != 3 or min(self.fractions) < 0 or abs(sum(self.fractions) - 1) > 1e-6:
+            raise InputError("Expected argument `fractions` to be three non-negative numbers summing to 1, "
+                             f"but got {list(self.fractions)}")
+
+
+def load_records(cfg: PrepareConfig) -> pd.DataFrame:
+    """Read the raw records as a table with ``id``, ``sequence``, ``label`` and the kept extra columns.
+
+    Raises:
+        InputError: on a missing column or id, a duplicate id, or an unreadable file.
+    """
+    wanted = [cfg.label_column, *cfg.extra_columns] + ([cfg.group_column] if cfg.group_column else [])
+    if cfg.table is not None:
+        table = read_table(cfg.table, (cfg.sequence_column, *wanted), cfg.id_column)
+        source = str(cfg.table)
+    else:
+        table = _join_fasta(cfg, wanted)
+        source = f"{cfg.fasta} + {cfg.labels}"
+    out = pd.DataFrame({"id": table[cfg.id_column], "sequence": table[cfg.sequence_column],
+                        "label": table[cfg.label_column].str.strip()})
+    for col in dict.fromkeys(wanted[1:]):
+        out[col] = table[col]
+    out.attrs["source"] = source
+    out.attrs["join_reasons"] = table.attrs.get("join_reasons", {})
+    return out
+
+
+def _join_fasta(cfg: PrepareConfig, wanted: list[str]) -> pd.DataFrame:
+    records = read_fasta(cfg.fasta)
+    labels = read_table(cfg.labels, tuple(wanted), cfg.id_column).set_index(cfg.id_column, drop=False)
+    fasta_ids = [r.id for r in records]
+    missing = [i for i in fasta_ids if i not in labels.index]
+    if missing and cfg.on_invalid == "error":
+        raise InputError(f"{cfg.labels}: record {missing[0]!r} of {cfg.fasta} has no row "
+                         f"({len(missing)} FASTA ids missing from the label table)")
+    known = set(fasta_ids)
+    extra = [i for i in labels.index if i not in known]
+    if extra and cfg.on_invalid == "error":
+        raise InputError(f"{cfg.fasta}: record {extra[0]!r} of {cfg.labels} has no sequence "
+                         f"({len(extra)} table ids missing from the FASTA file)")
+    # on_invalid = "skip": both kinds of unmatched id stay in the table, excluded with their reason.
+    table = labels.reindex(fasta_ids).fillna("")
+    table[cfg.id_column] = fasta_ids
+    table[cfg.sequence_column] = [r.sequence for r in records]
+    table = pd.concat([table, labels.loc[extra].assign(**{cfg.sequence_column: ""})]).reset_index(drop=True)
+    table.attrs["join_reasons"] = {**dict.fromkeys(missing, "no row in the label table"),
+                                   **dict.fromkeys(extra, "no sequence in the FASTA file")}
+    return table
+
+
+def check_records(records: pd.DataFrame, cfg: PrepareConfig, alphabet: Alphabet) -> pd.Series:
+    """Clean sequences in place and return the exclusion reason of each record (``""`` when usable).
+
+    Raises:
+        InputError: under ``on_invalid = "error"``, for the first invalid record.
+    """
+    reasons = pd.Series("", index=records.index, dtype=object)
+    cleaned = records["sequence"].map(alphabet.clean)
+    joined = records.attrs.get("join_reasons", {})
+    for i, seq in cleaned.items():
+        problem = joined.get(records.at[i, "id"]) or _record_problem(seq, records.at[i, "label"], cfg, alphabet)
+        if problem and problem.startswith("invalid") and cfg.on_invalid == "error":
+            raise InputError(f"{records.attrs.get('source', cfg.name)}: record {records.at[i, 'id']!r}: {problem}")
+        reasons[i] = problem
+    records["sequence"] = cleaned
+    if cfg.task == "sequence" and (records["label"] == "NA").any():
+        log.warning("label 'NA' in column %r is used as a class name; if it marks a missing value, leave the "
+                    "cell empty instead", cfg.label_column)
+    return reasons
+
+
+def _record_problem(seq: str, label: str, cfg: PrepareConfig, alphabet: Alphabet) -> str:
+    if not seq:
+        return "invalid: empty sequence"
+    bad = alphabet.invalid_characters(seq)
+    if bad:
+        shown = ", ".join(f"{c!r} at position {p + 1}" for p, c in bad[:3])
+        return f"invalid {alphabet.name} character(s): {shown}"
+    if not label:
+        return f"no label in column {cfg.label_column!r}"
+    if label in MISSING_LABELS:
+        return f"missing label {label!r} in column {cfg.label_column!r}"
+    if cfg.task == "residue" and len(label) != len(seq):
+        return f"invalid: {len(label)} residue labels for {len(seq)} residues"
+    if cfg.task == "multilabel":
+        return _multilabel_problem(label, cfg)
+    return ""
+
+
+def _multilabel_problem(label: str, cfg: PrepareConfig) -> str:
+    try:
+        labels = multilabel.normalize_labels(label, cfg.label_separator)
+    except InputError as err:
+        return f"invalid label: {err}"
+    return "" if labels else f"no label in column {cfg.label_column!r}"
+
+
+def exclude_rare(records: pd.DataFrame, reasons: pd.Series, cfg: PrepareConfig) -> None:
+    """Subsample to ``max_records`` (seeded) and exclude classes with fewer than ``min_per_class`` records."""
+    usable = reasons == ""
+    if cfg.max_records and usable.sum() > cfg.max_records:
+        rng = np.random.default_rng(cfg.seed)
+        idx = records.index[usable]
+        drop = rng.choice(idx, size=len(idx) - cfg.max_records, replace=False)
+        reasons[drop] = f"not sampled (max_records {cfg.max_records})"
+        usable = reasons == ""
+    if cfg.task == "sequence":
+        counts = records.loc[usable, "label"].value_counts()
+        rare = usable & records["label"].map(counts).lt(cfg.min_per_class)
+        reasons[rare] = [f"class has {counts[lab]} records < min_per_class {cfg.min_per_class}"
+                         for lab in records.loc[rare, "label"]]
+    elif cfg.task == "multilabel":
+        _drop_rare_labels(records, reasons, cfg)
+
+
+def _drop_rare_labels(records: pd.DataFrame, reasons: pd.Series, cfg: PrepareConfig) -> None:
+    """Normalize label sets and remove labels of fewer than ``min_per_class`` usable records from them."""
+    usable = reasons == ""
+    records.loc[usable, "label"] = [multilabel.normalize_labels(lab, cfg.label_separator)
+                                    for lab in records.loc[usable, "label"]]
+    kept, rare = multilabel.drop_rare_labels(records.loc[usable, "label"].tolist(), cfg.min_per_class)
+    records.loc[usable, "label"] = kept
+    empty = usable & (records["label"] == "")
+    reasons[empty] = f"every label has < min_per_class {cfg.min_per_class} records"
+    records.attrs["dropped_labels"] = rare
+
+
+def make_groups(records: pd.DataFrame, cfg: PrepareConfig) -> np.ndarray:
+    """Group ids: identical sequences, plus the group column, plus homology clusters for residue tasks."""
+    keys = [splits.group_identical(records["sequence"].tolist())]
+    if cfg.group_column:
+        keys.append(records[cfg.group_column].replace("", None).to_numpy())
+    if cfg.task == "residue":
+        keys.append(splits.cluster_sequences(records["id"].tolist(), records["sequence"].tolist(),
+                                             min_seq_id=cfg.cluster_identity,
+                                             coverage=cfg.cluster_coverage, threads=cfg.threads))
+    return splits.combine_groups(*keys) if len(keys) > 1 else keys[0]
+
+
+def prepare_dataset(cfg: PrepareConfig) -> tuple[pd.DataFrame, dict]:
+    """Run every step and return the canonical table (columns :data:`COLUMNS` + extras) and a summary."""
+    alphabet = Alphabet.from_name(cfg.alphabet)
+    records = load_records(cfg)
+    reasons = check_records(records, cfg, alphabet)
+    exclude_rare(records, reasons, cfg)
+    usable = (reasons == "").to_numpy()
+    if usable.sum() < 3:
+        raise InputError(f"data set {cfg.name!r} ({records.attrs['source']}): only {usable.sum()} usable "
+                         "records; need at least 3")
+    kept = records[usable].reset_index(drop=True)
+    groups = make_groups(kept, cfg)
+    labels = {"sequence": kept["label"].tolist(), "residue": None,
+              "multilabel": multilabel.stratification_labels(kept["label"].tolist())}[cfg.task]
+    split = _split_known_and_novel(kept, groups, labels, cfg)
+    leakage = leakage_report(kept, split, cfg) if cfg.task == "residue" else None
+    leaks = leakage.pop("reasons", {}) if leakage else {}
+    if leaks:  # the search found what the clustering's prefilter missed: exclude those chains
+        split = split.astype(object)  # room for the longer name
+        for pos, reason in leaks.items():
+            split[pos], reasons.loc[records.index[usable][pos]] = EXCLUDED, reason
+    records["group"] = -1
+    records["split"] = EXCLUDED
+    records.loc[usable, "group"] = groups
+    records.loc[usable, "split"] = split
+    records["reason"] = reasons
+    extras = [c for c in records.columns if c not in COLUMNS]
+    table = records[COLUMNS + extras]
+    evaluated = split != EXCLUDED
+    summary = _summary(table, kept[evaluated], groups[evaluated], split[evaluated], cfg)
+    if leakage is not None:
+        summary["leakage"] = leakage
+    return table, summary
+
+
+LEAK_REASON = "homologous to a training chain (leakage check)"
+
+
+def leakage_report(kept: pd.DataFrame, split: np.ndarray, cfg: PrepareConfig) -> dict:
+    """Search every valid and test chain against the training chains (mmseqs2) and count the leaks.
+
+    A leak is a hit with ≥ ``cluster_identity`` identity over ≥ ``cluster_coverage`` of the held-out chain's
+    length (``--cov-mode 2``), the definition the homology split promises to respect. The clustering's
+    all-against-all search keeps ``max_seqs`` prefilter hits per chain, so a separate search can still find
+    a few; :func:`prepare_dataset` excludes those chains with the reason in ``reasons`` (position → text).
+    Without mmseqs on PATH the check is recorded as skipped, never as passed.
+    """
+    report = {"min_seq_id": cfg.cluster_identity, "coverage_of_held_out": cfg.cluster_coverage}
+    if not tools.is_installed("mmseqs2"):
+        log.warning(tools.skip_message("mmseqs2", "the leakage check of the homology split is skipped"))
+        return {**report, "checked": 0, "leaked": None, "skipped": tools.not_run_reason("mmseqs2")}
+    seqs, ids = kept["sequence"].to_numpy(), kept["id"].to_numpy()
+    held_out = np.flatnonzero(np.isin(split, ["valid", "test"]))
+    train = np.flatnonzero(split == "train")
+    hits = splits.check_leakage(seqs[held_out].tolist(), seqs[train].tolist(), min_seq_id=cfg.cluster_identity,
+                                coverage=cfg.cluster_coverage, threads=cfg.threads, cov_mode=2)
+    reasons = {}
+    for hit in sorted(hits, key=lambda h: -h.identity):  # the closest training chain names the reason
+        pos = int(held_out[hit.query_index])
+        reasons.setdefault(pos, f"{LEAK_REASON}: {hit.identity:.0%} identity over {hit.coverage:.0%} of its "
+                                f"length to {ids[train[hit.target_index]]}; excluded from {split[pos]}")
+    leaked = sorted(reasons)
+    return {**report, "checked": int(len(held_out)), "leaked": len(leaked),
+            "leaked_ids": ids[leaked].tolist()[:20], "excluded": len(leaked),
+            "worst_identity": max((h.identity for h in hits), default=None), "reasons": reasons}
+
+
+def _summary(table: pd.DataFrame, kept: pd.DataFrame, groups: np.ndarray, split: np.ndarray,
+             cfg: PrepareConfig) -> dict:
+    grouping = ["identical sequences"]
+    if cfg.group_column:
+        grouping.append(f"column {cfg.group_column!r}")
+    if cfg.task == "residue":
+        grouping.append(f"homology clusters (≥{cfg.cluster_identity:.0%} identity)")
+    labels = kept["label"].tolist() if cfg.task == "sequence" else ["residue"] * len(kept)
+    summary = splits.summarize_splits(split, labels, groups)
+    if cfg.novel_classes:
+        summary.update(_novel_summary(kept, groups, split, cfg))
+    if cfg.task == "multilabel":
+        summary.update(_multilabel_summary(kept["label"], split, table.attrs.get("dropped_labels", {})))
+    excluded = (table.loc[table["split"] == EXCLUDED, "reason"]
+                .str.replace(r"class has \d+ records", "class has too few records", regex=True)
+                .str.replace(f"{re.escape(LEAK_REASON)}:.*", LEAK_REASON, regex=True))
+    summary.update({
+        "dataset": cfg.name, "task": cfg.task, "label_column": cfg.label_column,
+        "grouping": " + ".join(grouping), "n_input": int(len(table)), "excluded": int(len(excluded)),
+        "excluded_reasons": {k: int(v) for k, v in excluded.value_counts().items()},
+        "seed": cfg.seed,
+    })
+    return summary
+
+
+def _multilabel_summary(labels: pd.Series, split: np.ndarray, dropped: dict[str, int]) -> dict:
+    """Label counts per split (records carrying each label), labels absent from train, and dropped labels."""
+    per_split = {name: multilabel.label_counts(labels[split == name]) for name in splits.SPLITS}
+    evaluated = set(per_split["valid"]) | set(per_split["test"])
+    return {"n_labels": {name: len(counts) for name, counts in per_split.items() if counts},
+            "label_counts": {name: dict(sorted(counts.items())) for name, counts in per_split.items()},
+            "labels_absent_from_train": sorted(evaluated - set(per_split["train"])),
+            "labels_dropped_rare": dropped,
+            "mean_labels_per_record": float(labels.map(lambda lab: len(multilabel.split_labels(lab))).mean())}
+
+
+def _split_known_and_novel(kept: pd.DataFrame, groups: np.ndarray, labels: list | None,
+                           cfg: PrepareConfig) -> np.ndarray:
+    """Mark the records of held-out classes (``novel_classes``) as split "novel"; split the rest by group."""
+    novel = np.zeros(len(kept), dtype=bool)
+    if cfg.novel_classes:
+        try:
+            held_out = hold_out_classes(kept["label"].tolist(), cfg.novel_classes, cfg.seed)
+        except ValueError as err:
+            raise InputError(f"data set {cfg.name!r}: novel_classes {cfg.novel_classes}: {err}") from None
+        novel = kept["label"].isin(held_out).to_numpy()
+    split = np.full(len(kept), NOVEL, dtype=object)
+    known = None if labels is None else [lab for lab, out in zip(labels, novel, strict=True) if not out]
+    split[~novel] = splits.assign_splits(groups[~novel], known, fractions=tuple(cfg.fractions), seed=cfg.seed)
+    return split.astype(str)
+
+
+def _novel_summary(kept: pd.DataFrame, groups: np.ndarray, split: np.ndarray, cfg: PrepareConfig) -> dict:
+    """The held-out classes; straddling groups counted over train/valid/test only.
+
+    A novel record can share its group (e.g. an identical barcode) with a record of a known class: such
+    groups are counted apart, as ``novel_groups_shared_with_known``, since no model can tell them apart.
+    """
+    novel = split == NOVEL
+    known = splits.summarize_splits(split[~novel], kept["label"].to_numpy()[~novel], groups[~novel])
+    return {"novel_fraction": cfg.novel_classes, "novel_classes": sorted(set(kept["label"][novel])),
+            "groups_straddling_splits": known["groups_straddling_splits"],
+            "novel_groups_shared_with_known": len(set(groups[novel]) & set(groups[~novel]))}

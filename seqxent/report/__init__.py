@@ -1,0 +1,1 @@
+"""Stage `seqxent report`: the self-contained HTML report."""

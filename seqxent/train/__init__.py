@@ -1,0 +1,1 @@
+"""Stage `seqxent train`: configuration, losses, objective, training loop and resume."""

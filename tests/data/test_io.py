@@ -1,0 +1,272 @@
+"""Tests of seqxent.data.io: FASTA and table readers on small hand-written files, and atomic writes."""
+
+import gzip
+import os
+
+import pandas as pd
+import pytest
+
+from seqxent.data.io import FastaRecord, atomic_write, iter_fasta, open_text, read_fasta, read_table, write_table
+from seqxent.errors import InputError
+
+FASTA = ">s1 first record\nACGT\nAC\n>s2\nGGG\n"
+EXPECTED = [FastaRecord("s1", "ACGTAC", "s1 first record"), FastaRecord("s2", "GGG", "s2")]
+
+
+def _write(path, data: bytes | str):
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def test_read_fasta_plain(tmp_path):
+    assert read_fasta(_write(tmp_path / "a.fasta", FASTA)) == EXPECTED
+
+
+def test_read_fasta_gzip(tmp_path):
+    path = _write(tmp_path / "a.fa.gz", gzip.compress(FASTA.encode()))
+    assert read_fasta(path) == EXPECTED
+
+
+def test_gzip_detected_by_magic_bytes_not_name(tmp_path):
+    # A gzip file without .gz, and a plain file named .gz, are both read.
+    assert read_fasta(_write(tmp_path / "a.fasta", gzip.compress(FASTA.encode()))) == EXPECTED
+    assert read_fasta(_write(tmp_path / "b.fasta.gz", FASTA)) == EXPECTED
+
+
+def test_iter_fasta_is_lazy_generator(tmp_path):
+    records = iter_fasta(_write(tmp_path / "a.fasta", FASTA))
+    assert next(records) == EXPECTED[0]
+    assert list(records) == EXPECTED[1:]
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("blank_lines_before_header", "\n\n  \n" + FASTA),
+    ("crlf", FASTA.replace("\n", "\r\n")),
+    ("old_mac_cr", FASTA.replace("\n", "\r")),
+    ("no_final_newline", FASTA.rstrip("\n")),
+    ("blank_lines_between_records", FASTA.replace(">s2", "\n\n>s2")),
+])
+def test_fasta_layout_variants(tmp_path, name, text):
+    assert read_fasta(_write(tmp_path / f"{name}.fasta", text)) == EXPECTED
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_utf8_bom_is_removed(tmp_path, compress):
+    data = b"\xef\xbb\xbf" + FASTA.encode()
+    path = _write(tmp_path / "bom.fasta", gzip.compress(data) if compress else data)
+    assert read_fasta(path) == EXPECTED
+
+
+def test_record_without_sequence_is_kept_empty(tmp_path):
+    records = read_fasta(_write(tmp_path / "a.fasta", ">empty\n>s2\nGGG\n"))
+    assert [(r.id, r.sequence) for r in records] == [("empty", ""), ("s2", "GGG")]
+
+
+def test_duplicate_id_names_the_id(tmp_path):
+    path = _write(tmp_path / "dup.fasta", ">s1\nA\n>seq7\nC\n>seq7 again\nG\n")
+    with pytest.raises(InputError) as info:
+        read_fasta(path)
+    assert str(info.value) == f"{path}: record 'seq7': duplicate id"
+
+
+def test_iter_fasta_does_not_check_duplicates(tmp_path):
+    path = _write(tmp_path / "dup.fasta", ">a\nA\n>a\nC\n")
+    assert [r.sequence for r in iter_fasta(path)] == ["A", "C"]
+
+
+@pytest.mark.parametrize("text", ["", "\n\n   \n"])
+def test_empty_file(tmp_path, text):
+    path = _write(tmp_path / "empty.fasta", text)
+    with pytest.raises(InputError) as info:
+        read_fasta(path)
+    assert str(info.value) == f"{path}: empty file, expected FASTA records"
+
+
+def test_empty_gzip_file(tmp_path):
+    path = _write(tmp_path / "empty.fasta.gz", gzip.compress(b""))
+    with pytest.raises(InputError, match="empty file"):
+        read_fasta(path)
+
+
+def test_no_header(tmp_path):
+    path = _write(tmp_path / "raw.txt", "ACGT\n>s1\nA\n")
+    with pytest.raises(InputError) as info:
+        read_fasta(path)
+    assert str(info.value) == f"{path}: not FASTA: expected '>' at the start, got 'ACGT\\n'"
+
+
+def test_header_without_id(tmp_path):
+    path = _write(tmp_path / "noid.fasta", ">s1\nA\n>\nC\n")
+    with pytest.raises(InputError, match="record 2: header has no id"):
+        read_fasta(path)
+
+
+def test_truncated_gzip(tmp_path):
+    # Long enough that the first line decodes but the stream ends early.
+    text = "".join(f">s{i}\n{'ACGT' * 50}\n" for i in range(200))
+    data = gzip.compress(text.encode())
+    path = _write(tmp_path / "cut.fasta.gz", data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"unreadable \(EOFError"):
+        read_fasta(path)
+
+
+def test_truncated_gzip_header(tmp_path):
+    path = _write(tmp_path / "cut.fasta.gz", gzip.compress(FASTA.encode())[:5])
+    with pytest.raises(InputError, match="unreadable"):
+        read_fasta(path)
+
+
+def test_not_utf8(tmp_path):
+    path = _write(tmp_path / "latin1.fasta", b">s1 caf\xe9\nACGT\n")
+    with pytest.raises(InputError, match=r"unreadable \(UnicodeDecodeError"):
+        read_fasta(path)
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.fasta"
+    with pytest.raises(InputError) as info:
+        read_fasta(path)
+    assert str(info.value) == f"{path}: no such file"
+
+
+def test_open_text_universal_newlines(tmp_path):
+    path = _write(tmp_path / "t.txt", "a\r\nb\rc\n")
+    with open_text(path) as handle:
+        assert handle.read() == "a\nb\nc\n"
+
+
+# --- read_table -------------------------------------------------------------------------------------------
+
+
+def test_read_table_keeps_text_values(tmp_path):
+    path = _write(tmp_path / "t.tsv", "id\tlabel\tnum\nr1\tNA\t1e5\nr2\t\t007\nr3\tnan\tNULL\n")
+    table = read_table(path, required=("label",))
+    assert table["id"].tolist() == ["r1", "r2", "r3"]
+    assert table["label"].tolist() == ["NA", "", "nan"]
+    assert table["num"].tolist() == ["1e5", "007", "NULL"]
+
+
+def test_read_table_gzip_and_strips_ids(tmp_path):
+    path = _write(tmp_path / "t.tsv.gz", gzip.compress(b"id\tlabel\n r1 \tx\nr2\ty\n"))
+    table = read_table(path)
+    assert table["id"].tolist() == ["r1", "r2"]
+    assert table["label"].tolist() == ["x", "y"]
+
+
+def test_read_table_custom_id_column(tmp_path):
+    path = _write(tmp_path / "t.tsv", "acc\tspecies\nA1\tOsmia rufa\n")
+    assert read_table(path, id_column="acc")["species"].tolist() == ["Osmia rufa"]
+
+
+def test_read_table_missing_column_lists_columns(tmp_path):
+    path = _write(tmp_path / "t.tsv", "id\tlabel\nr1\tx\n")
+    with pytest.raises(InputError) as info:
+        read_table(path, required=("species", "label", "group"))
+    assert str(info.value) == (f"{path}: missing column(s) ['species', 'group']; "
+                               "the table has ['id', 'label']")
+
+
+def test_read_table_missing_id_column(tmp_path):
+    path = _write(tmp_path / "t.tsv", "name\tlabel\nr1\tx\n")
+    with pytest.raises(InputError, match=r"missing column\(s\) \['id'\]; the table has \['name', 'label'\]"):
+        read_table(path)
+
+
+def test_read_table_duplicate_id(tmp_path):
+    path = _write(tmp_path / "t.tsv", "id\tlabel\nr1\tx\nr2\ty\nr1\tz\n")
+    with pytest.raises(InputError) as info:
+        read_table(path)
+    assert str(info.value) == f"{path}: record 'r1': duplicate id in column 'id'"
+
+
+def test_read_table_duplicate_after_strip(tmp_path):
+    path = _write(tmp_path / "t.tsv", "id\tlabel\nr1\tx\nr1 \ty\n")
+    with pytest.raises(InputError, match="record 'r1': duplicate id"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_read_table_empty_id_names_line(tmp_path, blank):
+    path = _write(tmp_path / "t.tsv", f"id\tlabel\nr1\tx\n{blank}\ty\n")
+    with pytest.raises(InputError) as info:
+        read_table(path)
+    assert str(info.value) == f"{path}: line 3: empty value in id column 'id'"
+
+
+def test_read_table_empty_file(tmp_path):
+    path = _write(tmp_path / "t.tsv", "")
+    with pytest.raises(InputError, match="not a readable TSV table"):
+        read_table(path)
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("every_row_too_long", "id\tlabel\nr1\tx\tEXTRA\tMORE\n"),  # pandas would shift the columns silently
+    ("one_row_too_long", "id\tlabel\nr1\tx\nr2\ty\tEXTRA\n"),
+])
+def test_read_table_rows_longer_than_header(tmp_path, name, text):
+    path = _write(tmp_path / f"{name}.tsv", text)
+    with pytest.raises(InputError, match="not a readable TSV table"):
+        read_table(path)
+
+
+def test_read_table_header_only(tmp_path):
+    table = read_table(_write(tmp_path / "t.tsv", "id\tlabel\n"))
+    assert list(table.columns) == ["id", "label"]
+    assert len(table) == 0
+
+
+# --- atomic_write / write_table ---------------------------------------------------------------------------
+
+
+def test_atomic_write_text(tmp_path):
+    path = tmp_path / "sub" / "out.txt"
+    with atomic_write(path) as handle:
+        handle.write("a\nb\n")
+        assert not path.exists()  # invisible until the block succeeds
+    assert path.read_bytes() == b"a\nb\n"
+    assert os.listdir(path.parent) == ["out.txt"]
+
+
+def test_atomic_write_leaves_no_file_when_block_raises(tmp_path):
+    path = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError, match="boom"):
+        with atomic_write(path) as handle:
+            handle.write("partial")
+            raise RuntimeError("boom")
+    assert os.listdir(tmp_path) == []
+
+
+def test_atomic_write_keeps_old_file_when_block_raises(tmp_path):
+    path = _write(tmp_path / "out.txt", "old\n")
+    with pytest.raises(RuntimeError):
+        with atomic_write(path, gzip_level=6) as handle:
+            handle.write("new")
+            raise RuntimeError("boom")
+    assert path.read_text() == "old\n"
+    assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_atomic_write_binary(tmp_path):
+    path = tmp_path / "out.bin"
+    with atomic_write(path, "wb") as handle:
+        handle.write(b"\x00\x01")
+    assert path.read_bytes() == b"\x00\x01"
+
+
+def test_atomic_write_gzip_byte_identical_for_equal_content(tmp_path):
+    blobs = []
+    for name in ("a.tsv.gz", "b.tsv.gz", "a.tsv.gz"):
+        with atomic_write(tmp_path / name, gzip_level=6) as handle:
+            handle.write("id\tlabel\nr1\tx\n")
+        blobs.append((tmp_path / name).read_bytes())
+    assert blobs[0] == blobs[1] == blobs[2]
+    assert gzip.decompress(blobs[0]) == b"id\tlabel\nr1\tx\n"
+
+
+def test_write_table_round_trip(tmp_path):
+    table = pd.DataFrame({"id": ["r1", "r2"], "label": ["NA", ""], "n": ["1", "2"]})
+    for name in ("t.tsv", "t.tsv.gz"):
+        write_table(table, tmp_path / name)
+        pd.testing.assert_frame_equal(read_table(tmp_path / name), table, check_dtype=False)
+    assert (tmp_path / "t.tsv").read_bytes() == b"id\tlabel\tn\nr1\tNA\t1\nr2\t\t2\n"
+    assert (tmp_path / "t.tsv.gz").read_bytes()[:2] == b"\x1f\x8b"
