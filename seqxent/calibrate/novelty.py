@@ -228,7 +228,8 @@ def evaluate_novelty(inputs: NoveltyInputs, rule: AbstainRule,
     """Separation of novel-class from test items, per score and temperature, and the abstain rule's effect.
 
     For every score and temperature (the given ones, plus ``T=cal``: the rule's, fitted temperature) an
-    entry ``"<score> T=<t>"`` holds ``auroc``, ``aupr``, ``fpr95`` (:func:`~seqxent.calibrate.scores.ood_metrics`, novel =
+    entry ``"<score> T=<t>"`` holds ``auroc``, ``aupr``, ``fpr95``
+    (:func:`~seqxent.calibrate.scores.ood_metrics`, novel =
     positive), and, at the threshold chosen on validation for ``rule.recall``: ``threshold``,
     ``test_recall`` (share of test items kept), ``over_classification`` (share of novel items wrongly kept,
     i.e. given a known label) and ``accuracy_kept`` (accuracy of the kept test items). With distances, the

@@ -159,7 +159,8 @@ def ece_noise_floor(probs: npt.ArrayLike, n_bins: int = 15, n_draws: int = 200, 
     """The ECE that a perfectly calibrated model with these confidences would show, from sampling noise alone.
 
     Each draw marks every item correct with probability equal to its top-class probability (what "perfectly
-    calibrated" means) and computes the equal-width ECE of :func:`~seqxent.metrics.classification.calibration_error`. On a
+    calibrated" means) and computes the equal-width ECE of
+    :func:`~seqxent.metrics.classification.calibration_error`. On a
     few hundred items this floor is several percent, so an observed ECE below it cannot be told apart from
     perfect calibration; one above the 95 % quantile is evidence of miscalibration.
 
