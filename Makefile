@@ -36,8 +36,9 @@ dry-run: install
 test: install  ## unit tests, doctests and an end-to-end workflow run on a tiny config
 	PATH="$(BIN):$$PATH" $(BIN)/pytest
 
-lint: install
+lint: install  ## ruff, the import layers contract (pyproject.toml [tool.importlinter]), snakefmt, snakemake --lint
 	$(BIN)/ruff check seqxent tests
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/snakefmt --check Snakefile workflow
 	$(SNAKE) --lint
 

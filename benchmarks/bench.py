@@ -35,6 +35,7 @@ import sys
 import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ from benchmarks.bench_report import agreement, write_report
 from seqxent import tools
 from seqxent.baseline.peers import encode_label
 from seqxent.data.alphabet import Alphabet
-from seqxent.data.io import iter_fasta, read_table
+from seqxent.data.io import iter_fasta, read_table, write_fasta
 from seqxent.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from seqxent.model.engine import PRECISIONS
 from seqxent.model.networks import build_model
@@ -136,15 +137,18 @@ def simulate_queries(seqs: list[str], n: int, tokens: str, path: Path, rate: flo
     """
     rng = np.random.default_rng(seed)
     alphabet = np.frombuffer(tokens.encode(), dtype=np.uint8)
-    residues = 0
-    with open(path, "w") as out:
+    lengths = []
+
+    def queries():  # one at a time: a million queries need not fit in memory
         for i, pick in enumerate(rng.integers(0, len(seqs), n)):
             codes = np.frombuffer(seqs[pick].encode(), dtype=np.uint8).copy()
             hit = rng.random(len(codes)) < rate
             codes[hit] = alphabet[rng.integers(0, len(alphabet), int(hit.sum()))]
-            out.write(f">q{i}\n{codes.tobytes().decode()}\n")
-            residues += len(codes)
-    return residues
+            lengths.append(len(codes))
+            yield f"q{i}", codes.tobytes().decode()
+
+    write_fasta(path, queries())
+    return sum(lengths)
 
 
 def prepare_model(spec: TaskSpec, labels: list[str], path: Path, trained: str | None = None) -> str:
@@ -239,10 +243,9 @@ def run_seqxent(row: Row, model: Path, query: Path, out: Path, batch_size: int, 
 def write_reference(seqs: list[str], labels: list[str], folder: Path) -> tuple[Path, Path]:
     """The peers' reference FASTA: SINTAX headers (``;tax=s:<label>``) and plain ids for BLAST."""
     sintax, blast = folder / "reference_sintax.fasta", folder / "reference_blast.fasta"
-    with open(sintax, "w") as s_out, open(blast, "w") as b_out:
-        for i, (seq, label) in enumerate(zip(seqs, labels, strict=True)):
-            s_out.write(f">r{i};tax=s:{encode_label(label)}\n{seq}\n")
-            b_out.write(f">r{i}\n{seq}\n")
+    write_fasta(sintax, ((f"r{i};tax=s:{encode_label(label)}", seq)
+                         for i, (seq, label) in enumerate(zip(seqs, labels, strict=True))))
+    write_fasta(blast, ((f"r{i}", seq) for i, seq in enumerate(seqs)))
     return sintax, blast
 
 
@@ -303,12 +306,9 @@ def _run_peers(spec: TaskSpec, setup: dict[str, dict], n: int, residues: int, qu
 
 def _head_fasta(path: Path, n: int, out: Path) -> int:
     """Write the first ``n`` records of a FASTA written by :func:`simulate_queries`; return their residues."""
-    residues = 0
-    with open(path) as source, open(out, "w") as head:
-        for _, (header, seq) in zip(range(n), zip(source, source, strict=False), strict=False):
-            head.write(header + seq)
-            residues += len(seq.rstrip("\n"))
-    return residues
+    records = [(rec.description, rec.sequence) for rec in islice(iter_fasta(path), n)]
+    write_fasta(out, records)
+    return sum(len(seq) for _, seq in records)
 
 
 def run_task(spec: TaskSpec, args: argparse.Namespace, work: Path) -> list[Row]:

@@ -29,7 +29,7 @@ from seqxent.data.batching import Example
 from seqxent.data.io import atomic_write
 from seqxent.errors import InputError
 from seqxent.model.checkpoint import Checkpoint, load_checkpoint
-from seqxent.model.inference import predict_logits
+from seqxent.model.engine import predict_logits
 
 # Summarised quantities: key -> (label in the report, path in metrics.json, format of mean and sd).
 METRICS = {

@@ -21,11 +21,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
-# Byte -> base code (A=0, C=1, G=2, T=3, U=3), -1 for every other byte (N, IUPAC codes, gaps).
-_BASE_CODE = np.full(256, -1, dtype=np.int8)
-for _i, _bases in enumerate(("Aa", "Cc", "Gg", "TtUu")):
-    for _b in _bases:
-        _BASE_CODE[ord(_b)] = _i
+from seqxent.data.kmers import NUCLEOTIDES, kmer_codes
+
 _NORMS = (None, "l1", "l2")
 _MAX_K = 15  # 4**15 columns already needs int64 column indices in scipy; larger k is never useful here.
 
@@ -35,46 +32,14 @@ def _validate_k(k: int) -> None:
         raise ValueError(f"Expected argument `k` to be an integer in [1, {_MAX_K}], but got {k!r}")
 
 
-def kmer_indices(seq: str, k: int) -> np.ndarray:
-    """Return the base-4 index of every k-mer of ``seq`` made only of A, C, G and T (or U).
-
-    The index reads the k-mer as a base-4 number with A=0, C=1, G=2, T=3 (first base most significant).
-    K-mers that contain any other character (N, IUPAC codes, gaps) are skipped. Case is ignored.
-
-    Args:
-        seq: a nucleotide sequence.
-        k: k-mer length, in [1, 15].
-
-    Returns:
-        int64 array of shape ``(n_valid_kmers,)`` in sequence order.
-
-    Example:
-        >>> kmer_indices("ACGTA", 2).tolist()  # AC, CG, GT, TA
-        [1, 6, 11, 12]
-        >>> kmer_indices("ACNGT", 2).tolist()  # AC, GT; CN and NG are skipped
-        [1, 11]
-    """
-    _validate_k(k)
-    codes = _BASE_CODE[np.frombuffer(seq.encode("ascii", errors="replace"), dtype=np.uint8)]
-    n_windows = codes.size - k + 1
-    if n_windows <= 0:
-        return np.zeros(0, dtype=np.int64)
-    invalid = np.concatenate(([0], np.cumsum(codes < 0)))
-    window_ok = invalid[k:] - invalid[:-k] == 0  # no invalid base inside the window, (n_windows,)
-    digits = np.where(codes >= 0, codes, 0).astype(np.int64)
-    index = np.zeros(n_windows, dtype=np.int64)
-    for offset in range(k):  # a loop over k positions, vectorised over all windows
-        index = index * 4 + digits[offset : offset + n_windows]
-    return index[window_ok]
-
-
 def kmer_features(
     seqs: Sequence[str], k: int, norm: str | None = "l1", dtype: type = np.float64
 ) -> sp.csr_matrix:
     """Return the k-mer profile of each sequence as a sparse matrix.
 
-    Columns are the ``4**k`` k-mers in base-4 index order (see :func:`kmer_indices`). Entries are k-mer
-    counts; k-mers with characters other than A, C, G, T/U are skipped.
+    Columns are the ``4**k`` k-mers in base-4 index order (A=0, C=1, G=2, T=U=3, first base most significant:
+    :func:`seqxent.data.kmers.kmer_codes`). Entries are k-mer counts; k-mers with characters other than A, C,
+    G, T/U are skipped. Case is ignored.
 
     Args:
         seqs: N nucleotide sequences.
@@ -100,7 +65,7 @@ def kmer_features(
         raise ValueError(f"Expected argument `norm` to be one of {_NORMS}, but got {norm!r}")
     columns, counts, indptr = [], [], [0]
     for seq in seqs:
-        uniq, count = np.unique(kmer_indices(seq, k), return_counts=True)  # sorted, deduplicated
+        uniq, count = np.unique(kmer_codes(seq, k, NUCLEOTIDES), return_counts=True)  # sorted, deduplicated
         columns.append(uniq)
         counts.append(count)
         indptr.append(indptr[-1] + uniq.size)

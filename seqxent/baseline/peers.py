@@ -1,4 +1,4 @@
-"""Peer classifiers run through external tools (SINTAX, BLAST top hit, RDP) and the ``run_method`` dispatcher.
+"""Peer classifiers run through external tools: SINTAX, BLAST top hit, RDP (:mod:`.methods` runs any method).
 
 Each peer trains on (reference) sequences with labels and classifies query sequences, returning a
 :class:`PeerResult`: a label (or ``None`` with a reason) and a confidence in [0, 1] per query id, plus the
@@ -15,15 +15,14 @@ import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-import numpy as np
-
 from seqxent import tools
-from seqxent.baseline import kmer as baselines
+from seqxent.data.io import write_fasta
+from seqxent.data.kmers import NUCLEOTIDES, kmer_codes
 
 # The properties file that `classify -t` reads; it names the files written by `train` (RDP's
 # samplefiles/rRNAClassifier.properties; `train` does not write it).
@@ -70,12 +69,6 @@ class PeerResult:
     confidence: dict[str, float | None]
     skipped: dict[str, str]
     seconds: float
-
-
-def _write_fasta(path: Path, ids: Sequence[str], seqs: Sequence[str]) -> Path:
-    with open(path, "w") as handle:
-        handle.writelines(f">{name}\n{seq}\n" for name, seq in zip(ids, seqs, strict=True))
-    return path
 
 
 def _run(command: list[str], cwd: Path) -> None:
@@ -138,9 +131,8 @@ class Peer:
             folder.mkdir(parents=True, exist_ok=True)
             screened = self._screen(query_seqs)  # queries the tool cannot take never reach it
             wanted = [i for i in range(len(query_seqs)) if i not in screened]
-            query_fasta = _write_fasta(
-                folder / "query.fa", [f"q{i}" for i in wanted], [query_seqs[i] for i in wanted]
-            )
+            query_fasta = folder / "query.fa"
+            write_fasta(query_fasta, ((f"q{i}", query_seqs[i]) for i in wanted))
             labels = [str(y) for y in train_labels]
             calls = self._classify(folder, list(train_seqs), labels, query_fasta, threads)
         calls.update({i: (None, None, reason) for i, reason in screened.items()})
@@ -152,7 +144,7 @@ class Peer:
         for i, seq in enumerate(query_seqs):
             if not seq:
                 screened[i] = "empty sequence"
-            elif self.min_words and baselines.kmer_indices(seq, 8).size < self.min_words:
+            elif self.min_words and kmer_codes(seq, 8, NUCLEOTIDES).size < self.min_words:
                 screened[i] = f"fewer than {self.min_words} 8-mers made of A, C, G, T only"
         return screened
 
@@ -207,7 +199,8 @@ class Sintax(Peer):
 
     def _classify(self, folder, train_seqs, train_labels, query_fasta, threads) -> Calls:
         ref_ids = [f"r{i};tax=s:{encode_label(y)}" for i, y in enumerate(train_labels)]
-        reference = _write_fasta(folder / "reference.fa", ref_ids, train_seqs)
+        reference = folder / "reference.fa"
+        write_fasta(reference, zip(ref_ids, train_seqs, strict=True))
         out = folder / "sintax.tsv"
         command = ["vsearch", "--sintax", str(query_fasta), "--db", str(reference), "--tabbedout", str(out),
                    "--sintax_cutoff", str(self.cutoff), "--randseed", str(self.seed),
@@ -239,7 +232,8 @@ class BlastTopHit(Peer):
 
     def _classify(self, folder, train_seqs, train_labels, query_fasta, threads) -> Calls:
         ref_ids = [f"r{i}" for i in range(len(train_seqs))]
-        reference = _write_fasta(folder / "reference.fa", ref_ids, train_seqs)
+        reference = folder / "reference.fa"
+        write_fasta(reference, zip(ref_ids, train_seqs, strict=True))
         database = str(folder / "reference")
         _run(["makeblastdb", "-in", str(reference), "-dbtype", "nucl", "-out", database], folder)
         out = folder / "blastn.tsv"
@@ -282,7 +276,7 @@ class RdpClassifier(Peer):
         taxonomy += [f"{i + 1}*{encode_label(c)}*0*1*genus" for i, c in enumerate(classes)]
         (folder / "taxonomy.txt").write_text("\n".join(taxonomy) + "\n")
         headers = [f"r{i}\tRoot;{encode_label(y)}" for i, y in enumerate(train_labels)]
-        _write_fasta(folder / "train.fa", headers, train_seqs)
+        write_fasta(folder / "train.fa", zip(headers, train_seqs, strict=True))
         java = ["java", f"-Xmx{self.memory}", "-cp", str(self.jar), self._main]
         _run(java + ["train", "-o", "model", "-s", "train.fa", "-t", "taxonomy.txt"], folder)
         (folder / "model" / "rRNAClassifier.properties").write_text(RDP_PROPERTIES)
@@ -302,113 +296,3 @@ class RdpClassifier(Peer):
                 else (None, None, "RDP assigned no label below Root")
             )
         return calls
-
-
-@dataclass
-class MethodResult:
-    """Predictions of one method on the query sequences, in query order.
-
-    Attributes:
-        classes: sorted class names of the training labels (the columns of ``probs``).
-        probs: ``(N, C)`` probabilities, or ``None`` for tools that give only a label and a confidence.
-        labels: ``(N,)`` predicted labels, ``None`` for skipped queries (count them as errors).
-        confidence: ``(N,)`` confidence in [0, 1] (NaN for skipped queries), or ``None`` when unavailable.
-        seconds: wall-clock seconds of training plus prediction.
-        skipped: query id -> reason, for every query without a label.
-    """
-
-    classes: list[str]
-    probs: np.ndarray | None
-    labels: list[str | None]
-    confidence: np.ndarray | None
-    seconds: float
-    skipped: dict[str, str] = field(default_factory=dict)
-
-
-def _run_model(model, train_x, train_labels, query_x) -> MethodResult:
-    start = time.perf_counter()
-    probs = model.fit(train_x, train_labels).predict_proba(query_x)
-    labels = [model.classes_[i] for i in probs.argmax(axis=1)]
-    return MethodResult(model.classes_, probs, labels, probs.max(axis=1), time.perf_counter() - start)
-
-
-def _run_peer(peer: Peer, train_seqs, train_labels, query_ids, query_seqs, threads, workdir) -> MethodResult:
-    tools.require(peer.tool, f"method `{peer.name}`")
-    result = peer.classify(train_seqs, train_labels, query_ids, query_seqs, threads=threads, workdir=workdir)
-    conf = [result.confidence[q] for q in query_ids]
-    confidence = np.array([np.nan if c is None else c for c in conf], dtype=float)
-    return MethodResult(
-        sorted({str(y) for y in train_labels}),
-        None,
-        [result.labels[q] for q in query_ids],
-        confidence,
-        result.seconds,
-        result.skipped,
-    )
-
-
-# method -> factory(k, threads) of a baselines model or a Peer (the CLI offers METHODS as choices).
-_METHODS: dict[str, Callable] = {
-    "kmer_logreg": lambda k, threads: baselines.KmerLogisticRegression(k=k or 6, threads=threads),
-    "kmer_knn": lambda k, threads: baselines.KmerNearestNeighbour(k=k or 8),
-    "majority": lambda k, threads: baselines.MajorityClass(),
-    "label_lookup": lambda k, threads: baselines.LabelLookup(),
-    "sintax": lambda k, threads: Sintax(),
-    "blastn": lambda k, threads: BlastTopHit(),
-    "rdp": lambda k, threads: RdpClassifier(),
-}
-METHODS = tuple(_METHODS)
-
-
-def run_method(
-    method: str,
-    train_seqs: Sequence[str],
-    train_labels: Sequence,
-    query_ids: Sequence[str],
-    query_seqs: Sequence[str],
-    *,
-    k: int | None = None,
-    threads: int = 1,
-    workdir: str | Path | None = None,
-    train_keys: Sequence | None = None,
-    query_keys: Sequence | None = None,
-) -> MethodResult:
-    """Train ``method`` on the training split and predict the queries.
-
-    Args:
-        method: one of :data:`METHODS`.
-        train_seqs: training sequences.
-        train_labels: training labels.
-        query_ids: unique query ids (keys of ``MethodResult.skipped``).
-        query_seqs: query sequences.
-        k: k-mer length for ``kmer_logreg`` (default 6) and ``kmer_knn`` (default 8); ignored otherwise.
-        threads: threads for external tools and for ``kmer_logreg``'s BLAS.
-        workdir: where external tools write their files (a removed temporary directory when ``None``).
-        train_keys: for ``label_lookup`` only: the key of each training record (e.g. its species).
-        query_keys: for ``label_lookup`` only: the key of each query.
-
-    Returns:
-        A :class:`MethodResult`.
-
-    Raises:
-        ValueError: for an unknown method or missing keys. ToolMissingError: if the method's tool is not
-            installed. RuntimeError: if the tool fails.
-
-    Example:
-        >>> result = run_method("majority", ["A", "C", "G"], ["x", "y", "y"], ["q1"], ["T"])
-        >>> result.classes, result.labels, result.skipped
-        (['x', 'y'], ['y'], {})
-    """
-    if method not in _METHODS:
-        raise ValueError(f"Expected argument `method` to be one of {METHODS}, but got {method!r}")
-    model = _METHODS[method](k, threads)
-    if isinstance(model, Peer):
-        return _run_peer(model, train_seqs, train_labels, query_ids, query_seqs, threads, workdir)
-    if method == "label_lookup":
-        if train_keys is None or query_keys is None:
-            raise ValueError(
-                "Expected arguments `train_keys` and `query_keys` for method 'label_lookup', "
-                f"but got {type(train_keys).__name__} and {type(query_keys).__name__}"
-            )
-        return _run_model(model, train_keys, train_labels, query_keys)
-    return _run_model(model, train_seqs, train_labels, query_seqs)

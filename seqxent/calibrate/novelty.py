@@ -1,35 +1,41 @@
-"""Novelty scores of a trained model, the abstain rule chosen on validation, and the novel-class evaluation.
+"""Novelty scores of a trained model and the abstain rule chosen on validation.
 
-This module wires the building blocks of :mod:`seqxent.calibrate.scores` into the commands:
+Sign convention: every score here is a *novelty* score, **higher = more likely out-of-distribution (OOD)**;
+an item whose score is above the threshold of the :class:`AbstainRule` is reported as unassigned.
 
-- ``seqxent prepare --novel-classes F`` holds out whole classes (:func:`hold_out_classes`) as the split
-  ``novel``: the model never sees them, so they stand in for taxa missing from the reference.
 - ``seqxent calibrate`` fits an :class:`AbstainRule` on the validation split (:func:`fit_abstain_rule`): the
-  novelty-score threshold that keeps a target share (``recall``) of in-distribution items; the rule is stored
-  in the checkpoint's ``meta["ood"]``.
+  novelty-score threshold that keeps a target share (``recall``) of in-distribution items
+  (:func:`threshold_for_recall`); the rule is stored in the checkpoint's ``meta["ood"]``.
 - ``seqxent predict`` writes the scores of :func:`novelty_scores` and labels items above the threshold
   ``unassigned``.
-- ``seqxent ood`` scores the held-out classes against the test split (:func:`evaluate_novelty`).
+- ``seqxent ood`` scores held-out classes against the test split (:mod:`seqxent.ood`); ``seqxent prepare
+  --novel-classes`` holds them out (:mod:`seqxent.prepare.holdout`).
 
-All scores are novelty scores, higher = more likely out-of-distribution, computed at a temperature ``T``
-(the fitted one by default): ``energy = -T * logsumexp(z / T)``, ``msp = 1 - max softmax(z / T)`` and
-``nll = -log max softmax(z / T)``, so ``msp`` and ``nll`` agree with the calibrated probabilities. DNA
-barcode models also carry their training sequences (:mod:`seqxent.calibrate.reference`) and score
-``kmer_distance``: the share of a query's 12-mers that its closest training record lacks. It needs no
-logits and no temperature, and it is the one that notices held-out species (docs/calibration.md).
+Scores take logits ``(N, C)`` (torch tensor or numpy array; for residue tasks flattened over valid residues),
+are computed in float64 and returned as a numpy float64 array ``(N,)``, at a temperature ``T`` (the fitted one
+by default): ``energy = -T * logsumexp(z / T)`` (:func:`energy_score`), ``msp = 1 - max softmax(z / T)``
+(:func:`msp_score`) and ``nll = -log max softmax(z / T)`` (:func:`nll_score`), so ``msp`` and ``nll`` agree
+with the calibrated probabilities. Log-probabilities can stand in for logits in :func:`msp_score` and
+:func:`nll_score` (softmax of log-probabilities gives the probabilities back), but not in
+:func:`energy_score`, whose value depends on the logits' offset. DNA barcode models also carry their training
+sequences (:mod:`seqxent.calibrate.reference`) and score ``kmer_distance``: the share of a query's 12-mers
+that its closest training record lacks. It needs no logits and no temperature, and it is the one that
+notices held-out species (docs/calibration.md).
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import numpy.typing as npt
+import torch
 
-from seqxent.calibrate.scores import energy_score, msp_score, nll_score, ood_metrics, threshold_for_recall
+from seqxent.calibrate.temperature import check_temperature
+
+ArrayLike = npt.ArrayLike | torch.Tensor
 
 #: Names of the novelty scores computed from logits, in output column order.
 SCORES = ("energy", "msp", "nll")
@@ -37,10 +43,68 @@ SCORES = ("energy", "msp", "nll")
 REFERENCE_SCORE = "kmer_distance"
 #: Every score an abstain rule can use.
 ALL_SCORES = (*SCORES, REFERENCE_SCORE)
-#: Split name of the records of held-out classes in the prepared data set.
-NOVEL = "novel"
 #: Label given to an item whose novelty score is above the threshold.
 UNASSIGNED = "unassigned"
+
+
+def energy_score(logits: ArrayLike, temperature: float = 1.0) -> np.ndarray:
+    """Energy score ``-T * logsumexp(logits / T)`` (Liu et al. 2020); higher = more likely OOD.
+
+    Args:
+        logits: Logits of shape ``(N, C)``.
+        temperature: A finite number larger than 0.
+
+    Returns:
+        Float64 array of shape ``(N,)``.
+
+    Raises:
+        ValueError: If ``logits`` is not a finite 2-D array with at least one class, or ``temperature`` is
+            not a finite number larger than 0.
+
+    Example:
+        >>> energy_score([[0.0, 0.0], [10.0, 0.0]]).round(4)
+        array([ -0.6931, -10.    ])
+    """
+    check_temperature(temperature)
+    z = _logits_float64(logits)
+    return (-temperature * torch.logsumexp(z / temperature, dim=1)).numpy()
+
+
+def msp_score(logits: ArrayLike) -> np.ndarray:
+    """Maximum-softmax-probability score ``1 - max_c softmax(logits)_c`` (Hendrycks & Gimpel 2017).
+
+    ``1 - MSP`` rather than ``-MSP`` so that the score is non-negative: it lies in ``[0, 1 - 1/C]``, 0 for a
+    certain prediction. Both rank items identically. Higher = more likely OOD.
+
+    Args:
+        logits: Logits of shape ``(N, C)``.
+
+    Returns:
+        Float64 array of shape ``(N,)``.
+
+    Raises:
+        ValueError: If ``logits`` is not a finite 2-D array with at least one class.
+
+    Example:
+        >>> msp_score([[0.0, 0.0], [3.0, 3.0 - np.log(3.0)]]).round(4)
+        array([0.5 , 0.25])
+    """
+    z = _logits_float64(logits)
+    return (1.0 - torch.softmax(z, dim=1).amax(dim=1)).numpy()
+
+
+def nll_score(logits: ArrayLike) -> np.ndarray:
+    """NLL of the predicted class, ``-log max_c softmax(logits)_c = logsumexp(logits) - max(logits)``.
+
+    Ranks items like :func:`msp_score` (same argument, result shape and errors) but spreads confident items
+    apart (range ``[0, log C]``). Higher = more likely OOD.
+
+    Example:
+        >>> nll_score([[0.0, 0.0], [5.0, 5.0 - np.log(3.0)]]).round(4)  # log 2, log(4/3)
+        array([0.6931, 0.2877])
+    """
+    z = _logits_float64(logits)
+    return (torch.logsumexp(z, dim=1) - z.amax(dim=1)).numpy()
 
 
 def novelty_scores(logits: npt.ArrayLike, temperature: float = 1.0,
@@ -74,6 +138,37 @@ def novelty_scores(logits: npt.ArrayLike, temperature: float = 1.0,
                              f"but got shape {distance.shape}")
         scores[REFERENCE_SCORE] = distance
     return scores
+
+
+def threshold_for_recall(scores_in: npt.ArrayLike, recall: float = 0.95) -> float:
+    """Smallest observed in-distribution score ``t`` with ``mean(scores_in <= t) >= recall``.
+
+    Items scoring ``<= t`` are kept (assigned); at least a fraction ``recall`` of the in-distribution items
+    are kept, and the rest, scoring above ``t``, become unassigned (ties at ``t`` are all kept).
+
+    Args:
+        scores_in: Scores of in-distribution (e.g. validation) items, shape ``(N,)``.
+        recall: Fraction of in-distribution items to keep, in ``(0, 1]``.
+
+    Returns:
+        The threshold ``t``.
+
+    Raises:
+        ValueError: If ``recall`` is outside ``(0, 1]``, or ``scores_in`` is empty, not 1-D or not finite.
+
+    Example:
+        >>> threshold_for_recall([0.4, 0.1, 0.3, 0.2], recall=0.75)
+        0.3
+        >>> threshold_for_recall([0.4, 0.1, 0.3, 0.2], recall=0.76)
+        0.4
+    """
+    is_number = isinstance(recall, int | float) and not isinstance(recall, bool)
+    if not is_number or not 0 < recall <= 1:
+        raise ValueError(f"Expected argument `recall` to be a number in (0, 1], but got {recall!r}")
+    s_in = np.sort(check_scores(scores_in, "scores_in"))
+    # ceil(recall * N) items must be kept; the small slack absorbs rounding in recall * N (0.95 * N etc.).
+    n_keep = max(1, math.ceil(recall * s_in.size - 1e-9))
+    return float(s_in[n_keep - 1])
 
 
 @dataclass(frozen=True)
@@ -144,7 +239,7 @@ def fit_abstain_rule(logits: npt.ArrayLike, temperature: float = 1.0, score: str
         distance: Validation k-mer distances ``(N,)``; needed for ``score="kmer_distance"``.
 
     Returns:
-        The :class:`AbstainRule`; its threshold is :func:`seqxent.calibrate.scores.threshold_for_recall` of the scores.
+        The :class:`AbstainRule`; its threshold is :func:`threshold_for_recall` of the scores.
 
     Raises:
         ValueError: For an unknown ``score``, ``kmer_distance`` without distances, a ``recall`` outside
@@ -165,116 +260,32 @@ def fit_abstain_rule(logits: npt.ArrayLike, temperature: float = 1.0, score: str
                        int(values.size))
 
 
-def hold_out_classes(labels: Sequence[str], fraction: float, seed: int = 1) -> list[str]:
-    """Choose a seeded share of the classes to hold out of training as novel classes.
-
-    ``round(fraction * K)`` of the ``K`` distinct labels (at least one when ``fraction > 0``) are drawn
-    uniformly without replacement, so every class that survives the rare-class filter is a candidate.
-
-    Args:
-        labels: Label of every usable record (classes already filtered by ``min_per_class``).
-        fraction: Share of the classes to hold out, in ``[0, 1)``; 0 holds out none.
-        seed: Seed of the draw.
-
-    Returns:
-        The held-out class names, sorted.
-
-    Raises:
-        ValueError: If ``fraction`` is outside ``[0, 1)`` or fewer than 2 classes would remain to train on.
-
-    Example:
-        >>> hold_out_classes(["a", "b", "b", "c", "d", "e"], 0.2, seed=1)
-        ['c']
-        >>> hold_out_classes(["a", "b", "c"], 0.0)
-        []
-    """
-    is_number = isinstance(fraction, int | float) and not isinstance(fraction, bool)
-    if not is_number or not 0 <= fraction < 1:
-        raise ValueError(f"Expected argument `fraction` to be a number in [0, 1), but got {fraction!r}")
-    classes = sorted(Counter(labels))
-    if fraction == 0:
-        return []
-    n_novel = max(1, math.floor(fraction * len(classes) + 0.5))
-    if len(classes) - n_novel < 2:
+def _logits_float64(logits: ArrayLike) -> torch.Tensor:
+    """Validate logits and return them as a float64 CPU tensor of shape (N, C)."""
+    if isinstance(logits, torch.Tensor):
+        z = logits.detach().to(device="cpu", dtype=torch.float64)
+    else:
+        z = torch.as_tensor(np.asarray(logits, dtype=np.float64))
+    if z.ndim != 2 or z.shape[1] < 1:
         raise ValueError(
-            f"Expected at least 2 classes to remain after holding out {n_novel} of {len(classes)} classes "
-            f"(fraction {fraction}), but got {len(classes) - n_novel}"
+            f"Expected argument `logits` to have shape (N, C) with C >= 1, but got {tuple(z.shape)}"
         )
-    rng = np.random.default_rng(seed)
-    return sorted(str(c) for c in rng.choice(classes, size=n_novel, replace=False))
+    if not torch.isfinite(z).all():
+        raise ValueError("Expected argument `logits` to be finite, but got NaN or infinite values")
+    return z
 
 
-@dataclass
-class NoveltyInputs:
-    """Logits (and k-mer distances) of the three item sets of a novel-class evaluation.
-
-    Attributes:
-        valid: Validation logits ``(N_valid, C)``: thresholds are chosen on them.
-        test: Test logits ``(N_test, C)``: the in-distribution items.
-        test_target: True classes of the test items ``(N_test,)``.
-        novel: Logits of records of held-out classes ``(N_novel, C)``: the out-of-distribution items.
-        distances: ``(valid, test, novel)`` k-mer distances to the model's reference, or None.
-    """
-
-    valid: np.ndarray
-    test: np.ndarray
-    test_target: np.ndarray
-    novel: np.ndarray
-    distances: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-
-
-def evaluate_novelty(inputs: NoveltyInputs, rule: AbstainRule,
-                     temperatures: Sequence[float] = (1.0, 2.0, 5.0)) -> dict:
-    """Separation of novel-class from test items, per score and temperature, and the abstain rule's effect.
-
-    For every score and temperature (the given ones, plus ``T=cal``: the rule's, fitted temperature) an
-    entry ``"<score> T=<t>"`` holds ``auroc``, ``aupr``, ``fpr95``
-    (:func:`~seqxent.calibrate.scores.ood_metrics`, novel =
-    positive), and, at the threshold chosen on validation for ``rule.recall``: ``threshold``,
-    ``test_recall`` (share of test items kept), ``over_classification`` (share of novel items wrongly kept,
-    i.e. given a known label) and ``accuracy_kept`` (accuracy of the kept test items). With distances, the
-    entry ``kmer_distance`` (no temperature) holds the same. The top-level scalars report the rule itself
-    (the ``predict`` default) and the entry with the best AUROC.
-
-    Args:
-        inputs: Validation, test and novel logits (and distances).
-        rule: The abstain rule of the checkpoint (or fitted for this evaluation).
-        temperatures: Further temperatures to score at.
-
-    Returns:
-        A JSON-serialisable dict (the ``ood`` block of metrics.json).
+def check_scores(scores: npt.ArrayLike, name: str) -> np.ndarray:
+    """Return novelty scores as a float64 array after checking they are non-empty, 1-D and finite.
 
     Raises:
-        ValueError: If an item set is empty, a temperature is not a finite number larger than 0, or the rule
-            uses ``kmer_distance`` without distances.
+        ValueError: Naming argument ``name`` otherwise.
     """
-    correct = np.asarray(inputs.test).argmax(axis=1) == np.asarray(inputs.test_target)
-    entries = {}
-    for name, t in [*((f"T={t:g}", float(t)) for t in temperatures), ("T=cal", rule.temperature)]:
-        scores = [novelty_scores(z, t) for z in (inputs.valid, inputs.test, inputs.novel)]
-        for score in SCORES:
-            entries[f"{score} {name}"] = _score_entry(*(s[score] for s in scores), correct, rule.recall)
-    if inputs.distances is not None:
-        entries[REFERENCE_SCORE] = _score_entry(*inputs.distances, correct, rule.recall)
-    key = rule.score if rule.score == REFERENCE_SCORE else f"{rule.score} T=cal"
-    if key not in entries:
-        raise ValueError(f"Expected k-mer distances for the abstain rule's score {rule.score!r}, but got none")
-    selected = entries[key]
-    best = max(entries, key=lambda k: entries[k]["auroc"])
-    return {"n_test": int(correct.size), "n_novel": int(len(inputs.novel)), "score": rule.score,
-            "temperature": rule.temperature, "recall_target": rule.recall, "threshold": rule.threshold,
-            "test_recall": selected["test_recall"], "over_classification": selected["over_classification"],
-            "accuracy_kept": selected["accuracy_kept"], "auroc": selected["auroc"],
-            "best": best, "best_auroc": entries[best]["auroc"], **entries}
-
-
-def _score_entry(valid: np.ndarray, test: np.ndarray, novel: np.ndarray, correct: np.ndarray,
-                 recall: float) -> dict[str, float | None]:
-    """Separation metrics of one score, and the effect of its validation threshold on test and novel items."""
-    separation = ood_metrics(test, novel)
-    threshold = threshold_for_recall(valid, recall)
-    kept = test <= threshold
-    return {"auroc": separation["auroc"], "aupr": separation["aupr"], "fpr95": separation["fpr_at_95_tpr"],
-            "threshold": threshold, "test_recall": float(kept.mean()),
-            "over_classification": float(np.mean(novel <= threshold)),
-            "accuracy_kept": float(correct[kept].mean()) if kept.any() else None}
+    if isinstance(scores, torch.Tensor):
+        scores = scores.detach().cpu().numpy()
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 1 or s.size == 0:
+        raise ValueError(f"Expected argument `{name}` to be a non-empty 1-D array, but got shape {s.shape}")
+    if not np.isfinite(s).all():
+        raise ValueError(f"Expected argument `{name}` to be finite, but got NaN or infinite values")
+    return s

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from seqxent.data.kmers import DNA, kmer_windows
 from seqxent.errors import InputError
 
 #: k of the k-mer distance.
@@ -39,10 +40,6 @@ DEFAULT_K = 12
 _CHUNK = 256
 #: Largest k-mer × record incidence matrix kept dense (float32: 64 MB).
 DENSE_CELLS = 1 << 24
-# A, C, G, T (either case) → 0..3; every other byte → 4 (ambiguous or invalid: breaks a k-mer).
-_CODES = np.full(256, 4, dtype=np.uint8)
-for _i, _base in enumerate("ACGT"):
-    _CODES[ord(_base)] = _CODES[ord(_base.lower())] = _i
 
 
 def kmers(sequence: str, k: int = DEFAULT_K, scaled: int = 1) -> np.ndarray:
@@ -68,19 +65,8 @@ def chunk_kmers(sequences: Sequence[str], k: int = DEFAULT_K, scaled: int = 1) -
     """
     if len(sequences) > _CHUNK:
         raise InputError(f"Expected at most {_CHUNK} sequences a chunk, but got {len(sequences)}")
-    joined = "\x00".join(sequences).encode("latin-1", errors="replace")  # \x00 (and any non-ACGT) -> code 4
-    codes = _CODES[np.frombuffer(joined, dtype=np.uint8)]
-    empty = np.zeros(0, dtype=np.int64)
-    if len(codes) < k:
-        return empty, empty
-    n = len(codes) - k + 1  # k-mer start positions
-    ambiguous = np.concatenate([[0], np.cumsum(codes == 4)])  # ambiguous bytes before each position
-    valid = np.flatnonzero(ambiguous[k:] == ambiguous[:n])  # windows without one
-    rolled, wide = np.zeros(n, dtype=np.int64), codes.astype(np.int64)
-    for j in range(k):  # 2 bits a base, first base highest; an ambiguous window is garbage, dropped next
-        rolled <<= 2
-        rolled |= wide[j:j + n]
-    values = rolled[valid]
+    # \x00 (like any letter but A, C, G, T) breaks k-mers: no k-mer spans two sequences.
+    valid, values = kmer_windows("\x00".join(sequences), k, DNA)  # 2 bits a base, first base highest
     if scaled > 1:  # Fibonacci hashing: the high bits of x · 2^64/φ (mod 2^64) mix every base of the k-mer
         keep = ((values.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32)) % np.uint64(scaled) == 0
         valid, values = valid[keep], values[keep]

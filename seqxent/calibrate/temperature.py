@@ -1,8 +1,15 @@
-"""Temperature scaling (Guo et al. 2017, "On Calibration of Modern Neural Networks").
+"""Temperature scaling (Guo et al. 2017, "On Calibration of Modern Neural Networks"): the one temperature fitter.
 
 A single scalar ``temperature`` ``T > 0`` divides every logit; it is fitted on held-out data by minimising
-the negative log-likelihood (NLL). Dividing by a positive constant never changes the arg-max, so accuracy is
-kept while over-confident (``T > 1``) or under-confident (``T < 1``) probabilities are corrected.
+the negative log-likelihood (NLL). Dividing by a positive constant never changes the arg-max (or the sign of a
+logit), so accuracy is kept while over-confident (``T > 1``) or under-confident (``T < 1``) probabilities are
+corrected. The NLL follows the output activation (:data:`ACTIVATIONS`):
+
+- ``softmax`` (sequence and residue tasks): the cross-entropy of the true class, ``-log softmax(z / T)_y``;
+- ``sigmoid`` (multi-label tasks, one temperature shared by all labels): the sum over labels of the binary
+  cross-entropies of ``sigmoid(z / T)`` against the multi-hot target, per record. Dividing by ``T`` keeps
+  every label's ranking (AUROC, average precision) and the predictions at threshold 0.5; at other thresholds
+  they may change.
 
 With ``prior_sd > 0`` the fit is the maximum a posteriori temperature under a normal prior on ``log T``
 centred at 0 (``T = 1``): it minimises the summed NLL plus ``(log T)^2 / (2 prior_sd^2)``. On a validation
@@ -15,19 +22,14 @@ was 0.05, with ``prior_sd = 1`` 0.36; docs/calibration.md.)
 Residue tasks: flatten channels-first logits ``(B, C, L)`` to ``(B * L, C)`` with
 ``logits.permute(0, 2, 1).reshape(-1, C)`` and targets ``(B, L)`` to ``(B * L,)``; padding positions carry the
 target ``-100`` and are ignored.
-
-:func:`ece_noise_floor` tells how large an ECE sampling noise alone produces on a test split of a given size.
 """
 
 import math
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 import torch
 import torch.nn.functional as F
-
-from seqxent.metrics.classification import calibration_error
 
 #: Bounds of the fitted temperature. Below 0.05 or above 20 the fit is dominated by a few items (or says
 #: "the model knows nothing"), and such values are better reported as clamped than extrapolated.
@@ -36,6 +38,8 @@ MAX_TEMPERATURE = 20.0
 #: Default standard deviation of the prior on log T of ``seqxent calibrate`` (T within a factor e^2 ≈ 7.4 of 1
 #: at two standard deviations).
 DEFAULT_PRIOR_SD = 1.0
+#: Output activations whose NLL a temperature is fitted on (module docs).
+ACTIVATIONS = ("softmax", "sigmoid")
 
 # Golden-section search runs on log T: the NLL is convex in 1/T, hence unimodal in log T.
 _INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
@@ -48,9 +52,9 @@ _GRID = 64
 
 def fit_temperature(
     logits: torch.Tensor, target: torch.Tensor, max_iter: int = 200, ignore_index: int = -100,
-    prior_sd: float = 0.0,
+    prior_sd: float = 0.0, activation: str = "softmax",
 ) -> float:
-    """Fit the temperature that minimises the NLL of ``softmax(logits / T)`` (plus a prior on ``log T``).
+    """Fit the temperature that minimises the NLL of ``activation(logits / T)`` (plus a prior on ``log T``).
 
     The search is deterministic, over ``log T`` in ``[log MIN_TEMPERATURE, log MAX_TEMPERATURE]``, in float64:
     a scan of :data:`_GRID` points, then a golden-section search between the neighbours of the best one. The
@@ -61,12 +65,14 @@ def fit_temperature(
 
     Args:
         logits: Float tensor of shape ``(N, C)``; for residue tasks flattened over residues (module docs).
-        target: Integer tensor of shape ``(N,)`` with class indices in ``[0, C)`` or ``ignore_index``.
+        target: ``softmax``: integer tensor ``(N,)`` with class indices in ``[0, C)`` or ``ignore_index``;
+            ``sigmoid``: multi-hot tensor ``(N, C)`` of 0 and 1.
         max_iter: Maximum number of golden-section steps (one NLL evaluation each); about 40 steps already
             reach the internal tolerance of 1e-7 on ``log T``.
-        ignore_index: Target value of items to leave out, such as padding residues.
+        ignore_index: Target value of items to leave out, such as padding residues (``softmax`` only).
         prior_sd: Standard deviation of the normal prior on ``log T`` (module docs); 0 = none, the plain
             maximum-likelihood fit.
+        activation: One of :data:`ACTIVATIONS`: ``"softmax"`` or ``"sigmoid"``.
 
     Returns:
         The fitted temperature, in ``[MIN_TEMPERATURE, MAX_TEMPERATURE]``.
@@ -74,7 +80,7 @@ def fit_temperature(
     Raises:
         TypeError: If ``logits`` or ``target`` is not a tensor of the expected dtype.
         ValueError: If shapes disagree, no item remains after dropping ``ignore_index``, a target is out of
-            range, a logit is not finite, or ``max_iter`` is not a positive integer.
+            range, a logit is not finite, or ``max_iter``, ``prior_sd`` or ``activation`` is invalid.
 
     Example:
         >>> logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.0, 2.0]])
@@ -86,17 +92,20 @@ def fit_temperature(
         0.05
         >>> round(fit_temperature(logits, torch.tensor([0, 1, 0, 1]), prior_sd=1.0), 3)  # the prior holds it
         0.615
+        >>> multi_hot = torch.tensor([[1.0], [1.0], [0.0]])  # p = 2/3 is best: 4 / T = ln 2
+        >>> round(fit_temperature(torch.full((3, 1), 4.0), multi_hot, activation="sigmoid"), 3)
+        5.771
     """
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"Expected argument `max_iter` to be an integer larger than 0, but got {max_iter!r}")
     check_prior_sd(prior_sd)
-    logits, target = _valid_items(logits, target, ignore_index)
+    logits, target = _valid_items(logits, target, ignore_index, activation)
+    nll = _NLL[activation]
 
     def objective(log_t: float) -> float:
         if not prior_sd:
-            return F.cross_entropy(logits / math.exp(log_t), target).item()
-        total = F.cross_entropy(logits / math.exp(log_t), target, reduction="sum").item()
-        return total + prior_penalty(log_t, prior_sd)
+            return nll(logits, target, math.exp(log_t))
+        return nll(logits, target, math.exp(log_t), total=True) + prior_penalty(log_t, prior_sd)
 
     low, high = math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE)
     log_t = _golden_section_min(objective, low, high, max_iter)
@@ -108,40 +117,24 @@ def fit_temperature(
     return math.exp(log_t)
 
 
-def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Divide logits by a temperature.
-
-    Args:
-        logits: Tensor of any shape (``(N, C)``, or channels-first ``(B, C, L)``).
-        temperature: A finite number larger than 0.
-
-    Returns:
-        ``logits / temperature``, same shape and dtype as ``logits``.
-
-    Raises:
-        ValueError: If ``temperature`` is not a finite number larger than 0.
-
-    Example:
-        >>> apply_temperature(torch.tensor([[2.0, -1.0]]), 2.0)
-        tensor([[ 1.0000, -0.5000]])
-    """
-    _check_temperature(temperature)
-    return logits / float(temperature)
-
-
 def temperature_nll(
-    logits: torch.Tensor, target: torch.Tensor, temperature: float = 1.0, ignore_index: int = -100
+    logits: torch.Tensor, target: torch.Tensor, temperature: float = 1.0, ignore_index: int = -100,
+    activation: str = "softmax",
 ) -> float:
-    """Mean NLL (nats) of ``softmax(logits / temperature)`` over items whose target is not ``ignore_index``.
+    """Mean NLL (nats) of ``activation(logits / temperature)``: the quantity :func:`fit_temperature` minimises.
+
+    Per item (``softmax``, items whose target is ``ignore_index`` left out) or per record, summed over its
+    labels (``sigmoid``); computed in float64.
 
     Args:
         logits: Float tensor of shape ``(N, C)``.
-        target: Integer tensor of shape ``(N,)`` with class indices in ``[0, C)`` or ``ignore_index``.
+        target: As :func:`fit_temperature`.
         temperature: A finite number larger than 0.
-        ignore_index: Target value of items to leave out.
+        ignore_index: Target value of items to leave out (``softmax`` only).
+        activation: One of :data:`ACTIVATIONS`.
 
     Returns:
-        The mean NLL in nats, computed in float64.
+        The mean NLL in nats.
 
     Raises:
         ValueError: As :func:`fit_temperature`, or if ``temperature`` is not a finite number larger than 0.
@@ -149,51 +142,21 @@ def temperature_nll(
     Example:
         >>> round(temperature_nll(torch.tensor([[0.0, 0.0]]), torch.tensor([1])), 6)  # ln 2
         0.693147
+        >>> round(temperature_nll(torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]), activation="sigmoid"), 6)  # 2 ln 2
+        1.386294
     """
-    _check_temperature(temperature)
-    logits, target = _valid_items(logits, target, ignore_index)
-    return F.cross_entropy(logits / float(temperature), target).item()
+    check_temperature(temperature)
+    logits, target = _valid_items(logits, target, ignore_index, activation)
+    return _NLL[activation](logits, target, float(temperature))
 
 
-def ece_noise_floor(probs: npt.ArrayLike, n_bins: int = 15, n_draws: int = 200, seed: int = 0) -> dict[str, float]:
-    """The ECE that a perfectly calibrated model with these confidences would show, from sampling noise alone.
-
-    Each draw marks every item correct with probability equal to its top-class probability (what "perfectly
-    calibrated" means) and computes the equal-width ECE of
-    :func:`~seqxent.metrics.classification.calibration_error`. On a
-    few hundred items this floor is several percent, so an observed ECE below it cannot be told apart from
-    perfect calibration; one above the 95 % quantile is evidence of miscalibration.
-
-    Args:
-        probs: Class probabilities of shape ``(N, C)`` with ``C >= 2``.
-        n_bins: Equal-width confidence bins, as for the observed ECE.
-        n_draws: Simulated data sets.
-        seed: Seed of the simulation.
-
-    Returns:
-        Dict with ``mean`` and ``p95`` (95 % quantile) of the simulated ECE.
-
-    Raises:
-        ValueError: If ``probs`` is not a 2-D array with at least 2 classes and 1 item, or ``n_draws < 1``.
-
-    Example:
-        >>> ece_noise_floor([[1.0, 0.0], [0.0, 1.0]])  # certain and calibrated: no noise
-        {'mean': 0.0, 'p95': 0.0}
-        >>> floor = ece_noise_floor(np.full((100, 2), 0.5), n_bins=1, n_draws=500, seed=1)
-        >>> 0.03 < floor["mean"] < 0.05  # E|Binomial(100, 1/2) / 100 - 1/2| = 0.0398
-        True
-    """
-    p = np.asarray(probs, dtype=np.float64)
-    if p.ndim != 2 or p.shape[0] < 1 or p.shape[1] < 2:
-        raise ValueError(f"Expected argument `probs` to have shape (N, C) with N >= 1, C >= 2, but got {p.shape}")
-    if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 1:
-        raise ValueError(f"Expected argument `n_draws` to be an integer larger than 0, but got {n_draws!r}")
-    rng = np.random.default_rng(seed)
-    top = p.argmax(axis=1)
-    wrong = (top + 1) % p.shape[1]  # any other class: only whether the top class is right matters
-    draws = [calibration_error(p, np.where(rng.random(len(p)) < p.max(axis=1), top, wrong), n_bins)
-             for _ in range(n_draws)]
-    return {"mean": float(np.mean(draws)), "p95": float(np.quantile(draws, 0.95))}
+def check_temperature(temperature: float) -> None:
+    """Raise ValueError naming ``temperature`` unless it is a finite real number larger than 0."""
+    is_number = isinstance(temperature, int | float) and not isinstance(temperature, bool)
+    if not is_number or not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(
+            f"Expected argument `temperature` to be a finite number larger than 0, but got {temperature!r}"
+        )
 
 
 def check_prior_sd(prior_sd: float) -> None:
@@ -208,23 +171,44 @@ def prior_penalty(log_t: float, prior_sd: float) -> float:
     return log_t * log_t / (2.0 * prior_sd * prior_sd)
 
 
-def _check_temperature(temperature: float) -> None:
-    """Raise unless ``temperature`` is a finite real number larger than 0."""
-    is_number = isinstance(temperature, int | float) and not isinstance(temperature, bool)
-    if not is_number or not math.isfinite(temperature) or temperature <= 0:
-        raise ValueError(
-            f"Expected argument `temperature` to be a finite number larger than 0, but got {temperature!r}"
-        )
+def _softmax_nll(logits: torch.Tensor, target: torch.Tensor, temperature: float, total: bool = False) -> float:
+    """Cross-entropy of the true classes at ``temperature``: mean over items, or their sum with ``total``."""
+    return F.cross_entropy(logits / temperature, target, reduction="sum" if total else "mean").item()
+
+
+def _sigmoid_nll(logits: torch.Tensor, target: torch.Tensor, temperature: float, total: bool = False) -> float:
+    """Binary cross-entropy summed over labels: mean over records, or their sum with ``total``."""
+    z = logits.numpy() / temperature
+    mean = float((np.logaddexp(0.0, z) - target.numpy() * z).sum(axis=-1).mean())  # log(1 + e^z) - y z
+    return mean * len(z) if total else mean
+
+
+_NLL: dict[str, Callable[..., float]] = {"softmax": _softmax_nll, "sigmoid": _sigmoid_nll}
 
 
 def _valid_items(
-    logits: torch.Tensor, target: torch.Tensor, ignore_index: int
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int, activation: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validate ``(logits, target)`` and return the float64 logits and targets of non-ignored items."""
+    """Validate ``(logits, target)`` and return the float64 logits and targets of the items to score."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"Expected argument `activation` to be one of {ACTIVATIONS}, but got {activation!r}")
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.ndim != 2:
         raise TypeError(
             f"Expected argument `logits` to be a 2-D float tensor (N, C), but got {_describe(logits)}"
         )
+    if activation == "softmax":
+        logits, target = _softmax_items(logits, target, ignore_index)
+    else:
+        logits, target = _sigmoid_items(logits, target)
+    if not torch.isfinite(logits).all():
+        raise ValueError("Expected argument `logits` to be finite, but got NaN or infinite values")
+    return logits, target
+
+
+def _softmax_items(
+    logits: torch.Tensor, target: torch.Tensor, ignore_index: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 logits and int64 class indices of the items whose target is not ``ignore_index``."""
     if not isinstance(target, torch.Tensor) or target.is_floating_point() or target.ndim != 1:
         raise TypeError(
             f"Expected argument `target` to be a 1-D integer tensor (N,), but got {_describe(target)}"
@@ -247,15 +231,25 @@ def _valid_items(
         raise ValueError(
             f"Expected argument `target` to hold class indices in [0, {n_classes}), but got {bad}"
         )
-    if not torch.isfinite(logits).all():
-        raise ValueError("Expected argument `logits` to be finite, but got NaN or infinite values")
     return logits, target
+
+
+def _sigmoid_items(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 CPU logits and multi-hot targets of a multi-label task."""
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"Expected argument `target` to be a multi-hot tensor (N, C), but got {_describe(target)}")
+    if target.shape != logits.shape or target.numel() == 0:
+        raise ValueError(f"Expected arguments `logits` and `target` to have one shape (N, C) with N, C > 0 for "
+                         f"activation 'sigmoid', but got {tuple(logits.shape)} and {tuple(target.shape)}")
+    if not ((target == 0) | (target == 1)).all():
+        raise ValueError("Expected argument `target` to be multi-hot (0 or 1), but got other values")
+    return logits.detach().to("cpu", torch.float64), target.detach().to("cpu", torch.float64)
 
 
 def _describe(value: object) -> str:
     """Short description of a value for error messages."""
     if isinstance(value, torch.Tensor):
-        return f"a {value.ndim}-D tensor of dtype {value.dtype}"
+        return f"a {value.ndim}-D tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
     return type(value).__name__
 
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import pandas as pd
 
 from seqxent.ablation.summary import ablation_document, plot_ablation, read_run, summarise
-from seqxent.data.batching import encode_examples
 from seqxent.data.dataset import read_dataset
 from seqxent.data.io import atomic_write, write_table
 from seqxent.errors import InputError
+from seqxent.tasks import get_task
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,7 @@ def run(args: argparse.Namespace) -> None:
     if args.dataset:
         data = read_dataset(args.dataset)
         rows = data.split("test")
-        examples = encode_examples(rows["id"].tolist(), rows["sequence"].tolist(), None, data.alphabet, [],
-                                   data.task)
+        examples = get_task(data.task).encode(rows["id"].tolist(), rows["sequence"].tolist(), None, data.alphabet, [])
     runs = pd.DataFrame([read_run(path, examples) for path in args.metrics])
     duplicated = runs[runs.duplicated(["variant", "seed"])]
     if not duplicated.empty:

@@ -18,16 +18,13 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-from sklearn.metrics import f1_score
-
 from seqxent import tools
-from seqxent.baseline.peers import METHODS, run_method
+from seqxent.baseline.methods import METHODS, run_method
+from seqxent.baseline.score import score_powerset_baseline, score_result
 from seqxent.data.dataset import read_dataset
 from seqxent.data.io import atomic_write
 from seqxent.errors import InputError
-from seqxent.evaluate.multilabel import score_powerset_baseline
-from seqxent.metrics import classification as metrics
+from seqxent.tasks import get_task
 
 log = logging.getLogger(__name__)
 
@@ -44,23 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--missing-tool", choices=["error", "skip"], default="error",
                         help="a peer whose tool is not installed: stop with an error (default), or write a "
                              "'not run' result and exit 0 (the workflow's choice)")
-
-
-def score_result(result, truth: list[str]) -> dict:
-    """Accuracy and macro-F1 from labels (a skipped query counts as wrong); log-loss when probabilities exist."""
-    labels = ["\x00unassigned" if lab is None else lab for lab in result.labels]
-    out = {"n_items": len(truth), "accuracy": float(np.mean([a == b for a, b in zip(labels, truth, strict=True)])),
-           "macro_f1": float(f1_score(truth, labels, labels=sorted(set(truth)), average="macro", zero_division=0)),
-           "n_unassigned": sum(lab is None for lab in result.labels), "seconds": result.seconds}
-    if result.probs is not None:
-        index = {c: i for i, c in enumerate(result.classes)}
-        known = np.array([t in index for t in truth])
-        target = np.array([index.get(t, 0) for t in truth])
-        # Labels absent from training have probability 0 under the baseline: log-loss on the known ones only.
-        out["log_loss_nats"] = metrics.log_loss(result.probs[known], target[known]) if known.any() else None
-        out["log_loss_bits"] = out["log_loss_nats"] / np.log(2) if known.any() else None
-        out["brier"] = metrics.brier_score(result.probs[known], target[known]) if known.any() else None
-    return out
 
 
 def not_run_result(method: str, split: str) -> dict:
@@ -86,7 +66,8 @@ def run(args: argparse.Namespace) -> None:
             json.dump(not_run_result(args.method, args.split), handle, indent=2, sort_keys=True)
         return
     data = read_dataset(args.dataset)
-    if data.task not in ("sequence", "multilabel"):
+    task = get_task(data.task)
+    if task.baselines is None:  # the baselines label whole records
         raise InputError(f"{args.dataset}: baselines are for sequence tasks, but the task is {data.task!r}")
     train, query = data.split("train"), data.split(args.split)
     keys = {}
@@ -97,8 +78,8 @@ def run(args: argparse.Namespace) -> None:
         keys = {"train_keys": train[args.key_column].tolist(), "query_keys": query[args.key_column].tolist()}
     result = run_method(args.method, train["sequence"].tolist(), train["label"].tolist(), query["id"].tolist(),
                         query["sequence"].tolist(), k=args.k, threads=args.threads, **keys)
-    if data.task == "multilabel":  # label sets as classes (label powerset), scored label by label
-        score = score_powerset_baseline(result, query["label"].tolist(), data.classes())
+    if task.baselines == "powerset":  # label sets as classes (label powerset), scored label by label
+        score = score_powerset_baseline(result, query["label"].tolist(), task.classes(data))
     else:
         score = score_result(result, query["label"].tolist())
     scores = {"method": args.method, "split": args.split, **score, "k": args.k, "key_column": args.key_column,

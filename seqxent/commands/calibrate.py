@@ -25,14 +25,13 @@ import torch
 
 from seqxent.calibrate.novelty import ALL_SCORES, REFERENCE_SCORE, fit_abstain_rule
 from seqxent.calibrate.reference import DEFAULT_K, KmerReference
-from seqxent.calibrate.temperature import DEFAULT_PRIOR_SD, check_prior_sd, fit_temperature
+from seqxent.calibrate.temperature import DEFAULT_PRIOR_SD, check_prior_sd, fit_temperature, temperature_nll
 from seqxent.data.dataset import PreparedData, read_dataset
-from seqxent.data.labels import calibrate_multilabel
 from seqxent.errors import InputError
 from seqxent.evaluate.split import split_predictions
-from seqxent.metrics import classification as metrics
 from seqxent.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from seqxent.model.inference import select_device, softmax
+from seqxent.model.engine import select_device
+from seqxent.tasks import get_task
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +73,16 @@ def run(args: argparse.Namespace) -> None:
     ckpt = load_checkpoint(args.model, device)
     data = read_dataset(args.dataset)
     preds = split_predictions(ckpt, data, "valid", device=device)
-    if ckpt.task == "multilabel":  # one temperature shared by all sigmoids, fitted on the summed BCE
-        temperature, nll = calibrate_multilabel(preds.logits, preds.target, prior_sd)
-    else:
-        temperature = fit_temperature(torch.from_numpy(preds.logits), torch.from_numpy(preds.target),
-                                      prior_sd=prior_sd)
-        nll = {name: metrics.log_loss(softmax(preds.logits, t), preds.target)
-               for name, t in (("valid_nll_before", 1.0), ("valid_nll_after", temperature))}
+    task = get_task(ckpt.task)
+    # One temperature for the task's output activation: softmax, or all sigmoids at once (summed BCE).
+    logits, target = torch.from_numpy(preds.logits), torch.from_numpy(preds.target)
+    temperature = fit_temperature(logits, target, prior_sd=prior_sd, activation=task.activation)
+    nll = {name: temperature_nll(logits, target, t, activation=task.activation)
+           for name, t in (("valid_nll_before", 1.0), ("valid_nll_after", temperature))}
     log.info("temperature %.4f: validation NLL %.4f -> %.4f nats", temperature, *nll.values())
     ckpt.temperature = temperature
     ckpt.meta["calibration"] = {"temperature": temperature, "prior_sd": prior_sd, **nll}
-    if ckpt.task == "sequence":
+    if task.novelty:  # an abstain rule, and for DNA the k-mer reference
         distance = _add_reference(ckpt, data, args.reference_k, args.reference_scaled, preds.rows["sequence"])
         if args.ood_score == REFERENCE_SCORE and distance is None:
             raise InputError(f"{args.model}: Expected a DNA sequence model with --reference-k > 0 for "

@@ -27,17 +27,11 @@ from seqxent.data.io import atomic_write, write_table
 from seqxent.data.labels import THRESHOLD
 from seqxent.errors import InputError
 from seqxent.evaluate.decisions import decision_summary
-from seqxent.evaluate.multilabel import evaluate_multilabel, multilabel_prediction_table, write_multilabel_plots
 from seqxent.evaluate.provenance import collect_provenance
-from seqxent.evaluate.split import (
-    evaluate_split,
-    minority_recall,
-    prediction_table,
-    split_predictions,
-    write_plots,
-)
+from seqxent.evaluate.split import split_predictions, write_plots
 from seqxent.model.checkpoint import load_checkpoint
-from seqxent.model.inference import select_device, softmax
+from seqxent.model.engine import select_device
+from seqxent.tasks import get_task
 
 log = logging.getLogger(__name__)
 
@@ -99,16 +93,13 @@ def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     device = select_device(args.device)
     ckpt = load_checkpoint(args.model, device)
+    task = get_task(ckpt.task)
     data = read_dataset(args.dataset)
     preds = split_predictions(ckpt, data, args.split, device=device)
     result = {"dataset": data.name, "task": data.task, "split": args.split, "label_column": data.label_column,
               "classes": ckpt.classes, "n_records": len(preds.rows), "n_items": int(preds.target.size)}
-    if ckpt.task == "multilabel":  # label sets: per-label, micro/macro and subset scores
-        result.update(evaluate_multilabel(ckpt, preds, args.n_bins, args.bootstrap, args.seed, args.threshold))
-    else:
-        result.update(evaluate_split(ckpt, preds, args.n_bins, args.bootstrap, args.seed))
-        result["minority"] = minority_recall(result["per_class"], data.class_counts(ckpt.classes), ckpt.classes)
-        result["metrics"]["minority_recall"] = result["minority"]["recall"]
+    train_counts = task.class_counts(data, ckpt.classes)
+    result.update(task.evaluate(ckpt, preds, args.n_bins, args.bootstrap, args.seed, args.threshold, train_counts))
     if args.decisions:
         result["decisions"] = _decisions(args.decisions, ckpt, preds)
     if args.ood:
@@ -128,12 +119,10 @@ def run(args: argparse.Namespace) -> None:
                                               config=meta.get("train_config"), argv=sys.argv)
     timings = split_timings(result)
     if args.predictions:
-        table = (multilabel_prediction_table(ckpt, preds, args.threshold) if ckpt.task == "multilabel"
-                 else prediction_table(ckpt, preds))
-        write_table(table, args.predictions)
+        write_table(pd.DataFrame(task.prediction_table(ckpt, preds, args.threshold)), args.predictions)
     if args.plots_dir:
         history = pd.read_csv(args.history, sep="\t") if args.history else None
-        (write_multilabel_plots if ckpt.task == "multilabel" else write_plots)(result, history, args.plots_dir)
+        write_plots(result, history, args.plots_dir)
     with atomic_write(args.output) as handle:
         json.dump(result, handle, indent=2, sort_keys=False, allow_nan=False, default=_json_default)
     with atomic_write(args.timings or args.output.with_name("timings.json")) as handle:
@@ -150,11 +139,12 @@ def _decisions(spec: str, ckpt, preds) -> dict:
         config = yaml.safe_load(text)  # JSON is YAML
     except yaml.YAMLError as err:
         raise InputError(f"--decisions: Expected a JSON or YAML mapping, but got: {err}") from None
-    if not isinstance(config, dict) or ckpt.task == "multilabel":
+    task = get_task(ckpt.task)
+    if not isinstance(config, dict) or not task.decisions:
         raise InputError(f"--decisions: Expected a mapping for a single-label model, but got {config!r} for a "
                          f"{ckpt.task} model")
     try:
-        summary = decision_summary(softmax(preds.logits, ckpt.temperature), preds.target, ckpt.classes, config)
+        summary = decision_summary(task.probs(preds.logits, ckpt.temperature), preds.target, ckpt.classes, config)
     except ValueError as err:
         raise InputError(f"--decisions: {err}") from None
     return {**summary, **config}

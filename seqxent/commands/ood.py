@@ -22,15 +22,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqxent.calibrate.novelty import ALL_SCORES, NOVEL, AbstainRule, NoveltyInputs, evaluate_novelty, fit_abstain_rule
+from seqxent.calibrate.novelty import ALL_SCORES, AbstainRule, fit_abstain_rule
 from seqxent.calibrate.reference import KmerReference
-from seqxent.data.batching import encode_examples
 from seqxent.data.dataset import read_dataset
 from seqxent.data.io import atomic_write
 from seqxent.errors import InputError
 from seqxent.evaluate.split import split_predictions
 from seqxent.model.checkpoint import Checkpoint, load_checkpoint
-from seqxent.model.inference import predict_logits, select_device
+from seqxent.model.engine import predict_logits, select_device
+from seqxent.ood.evaluate import NoveltyInputs, evaluate_novelty
+from seqxent.prepare.holdout import NOVEL
+from seqxent.tasks import get_task
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     device = select_device(args.device)
     ckpt = load_checkpoint(args.model, device)
-    if ckpt.task != "sequence":
+    task = get_task(ckpt.task)
+    if not task.novelty:
         raise InputError(f"{args.model}: Expected a sequence-task model, but got a {ckpt.task} model")
     data = read_dataset(args.dataset)
     novel_rows = data.table[data.table["split"] == NOVEL]
@@ -65,8 +68,8 @@ def run(args: argparse.Namespace) -> None:
         raise InputError(f"{args.dataset}: no records with split {NOVEL!r}; prepare it with --novel-classes")
     valid = split_predictions(ckpt, data, "valid", args.batch_size, device)
     test = split_predictions(ckpt, data, "test", args.batch_size, device)
-    examples = encode_examples(novel_rows["id"].tolist(), novel_rows["sequence"].tolist(), None, ckpt.alphabet,
-                               ckpt.classes, ckpt.task)
+    examples = task.encode(novel_rows["id"].tolist(), novel_rows["sequence"].tolist(), None, ckpt.alphabet,
+                           ckpt.classes)
     novel = np.stack(predict_logits(ckpt.model, examples, ckpt.alphabet, args.batch_size, device=device))
     reference = KmerReference.from_meta(ckpt.meta)
     distances = None if reference is None else tuple(

@@ -27,8 +27,7 @@ from seqxent.data.io import atomic_write
 from seqxent.data.labels import THRESHOLD
 from seqxent.errors import InputError
 from seqxent.model.checkpoint import load_checkpoint, pretrained_models
-from seqxent.model.engine import PRECISIONS
-from seqxent.model.inference import select_device
+from seqxent.model.engine import PRECISIONS, select_device
 from seqxent.predict.formats import FORMATS, get_writer
 from seqxent.predict.stream import predict_fasta
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from seqxent.data.dataset import write_dataset
 from seqxent.data.io import atomic_write
 from seqxent.data.labels import SEPARATOR
-from seqxent.prepare.build import TASKS, PrepareConfig, prepare_dataset
+from seqxent.prepare.build import PrepareConfig, prepare_dataset
+from seqxent.tasks import TASKS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,10 +17,14 @@ from pathlib import Path
 from seqxent.data.dataset import read_dataset
 from seqxent.data.io import write_table
 from seqxent.model.checkpoint import save_checkpoint
-from seqxent.train.loop import TrainConfig, train_model
+from seqxent.model.losses import LOSS_KINDS, WEIGHTING_SCHEMES
+from seqxent.train.config import DEVICES, KMER_INITS, TrainConfig
+from seqxent.train.loop import train_model
 
-CHOICES = {"device": ["auto", "cpu", "cuda"], "loss": ["ce", "focal"],
-           "class_weighting": ["none", "inverse", "effective"]}
+# The choices of the settings that have them, from where they are checked (the config schema states them too:
+# tests/train/test_config_defaults.py checks the copies agree).
+CHOICES = {"device": list(DEVICES), "loss": list(LOSS_KINDS), "class_weighting": list(WEIGHTING_SCHEMES),
+           "kmer_init": list(KMER_INITS)}
 HELP = {"max_tokens": "cap on padded positions per batch (0 = no cap)",
         "max_length": "random crops of this length in training (0 = whole sequences)",
         "fragment_prob": "probability that a training example is cut to a random fragment (partial reads)",

@@ -16,7 +16,6 @@ import numpy as np
 import torch
 
 from seqxent.data.alphabet import Alphabet
-from seqxent.data.labels import multi_hot
 from seqxent.errors import InputError
 
 IGNORE_INDEX = -100
@@ -48,37 +47,6 @@ class Batch:
         """Move the tensors to ``device``."""
         target = None if self.target is None else self.target.to(device)
         return Batch(self.ids, self.x.to(device), self.mask.to(device), target)
-
-
-def encode_examples(ids: Sequence[str], seqs: Sequence[str], labels: Sequence[str] | None,
-                    alphabet: Alphabet, classes: Sequence[str], task: str) -> list[Example]:
-    """Encode sequences (already cleaned) and their labels into :class:`Example` records.
-
-    Residue labels are strings with one class letter per position.
-
-    Raises:
-        InputError: for a label outside ``classes`` or a residue label of the wrong length.
-    """
-    index = {c: i for i, c in enumerate(classes)}
-    out = []
-    for n, (rid, seq) in enumerate(zip(ids, seqs, strict=True)):
-        codes = alphabet.to_codes(seq)
-        target = None if labels is None else _encode_target(rid, labels[n], len(seq), index, task)
-        out.append(Example(rid, codes, target))
-    return out
-
-
-def _encode_target(rid: str, label: str, length: int, index: dict[str, int], task: str):
-    try:
-        if task == "sequence":
-            return index[label]
-        if task == "multilabel":  # labels unseen in training cannot be predicted: left out of the target
-            return multi_hot(label, index)
-        if len(label) != length:
-            raise InputError(f"record {rid!r}: {len(label)} residue labels for {length} residues")
-        return np.fromiter((index[c] for c in label), dtype=np.int64, count=length)
-    except KeyError as err:
-        raise InputError(f"record {rid!r}: label {err.args[0]!r} is not one of the classes {list(index)}") from None
 
 
 @dataclass(frozen=True)

@@ -9,25 +9,25 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from seqxent.data.alphabet import Alphabet
-from seqxent.data.batching import Example, encode_examples
 from seqxent.data.io import atomic_write, open_text
-from seqxent.data.labels import label_counts
 from seqxent.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HEADER = "#seqxent "
 SPLITS = ("train", "valid", "test")
-# Canonical class orders of the secondary-structure alphabets (PSIPRED writes C, H, E; DSSP orders H … C).
-CANONICAL_ORDERS = ("HEC", "HGIEBTSC")
 
 
 @dataclass
 class PreparedData:
-    """A prepared data set: its description and the table of all records."""
+    """A prepared data set: its description and the table of all records.
+
+    Its task (:func:`seqxent.tasks.get_task` of ``task``) knows its classes and encodes its examples.
+    """
 
     name: str
     task: str
@@ -40,39 +40,6 @@ class PreparedData:
         if name not in SPLITS:
             raise InputError(f"Expected argument `split` to be one of {list(SPLITS)}, but got {name!r}")
         return self.table[self.table["split"] == name]
-
-    def classes(self) -> list[str]:
-        """Class names seen in the training split, in a fixed order (sorted, or H E C … for residues).
-
-        For multilabel tasks: every label of a training record's label set, sorted.
-        """
-        labels = self.split("train")["label"]
-        if self.task == "sequence":
-            return sorted(set(labels))
-        if self.task == "multilabel":
-            return sorted(label_counts(labels))
-        seen = set("".join(labels))
-        for order in CANONICAL_ORDERS:
-            if seen <= set(order):
-                return list(order)
-        return sorted(seen)
-
-    def class_counts(self, classes: list[str]) -> np.ndarray:
-        """Training-split count of each class (residues for residue tasks, records carrying it for multilabel)."""
-        labels = self.split("train")["label"]
-        if self.task == "sequence":
-            counts = labels.value_counts()
-        elif self.task == "multilabel":
-            counts = label_counts(labels)
-        else:
-            counts = pd.Series(list("".join(labels))).value_counts()
-        return np.array([int(counts.get(c, 0)) for c in classes])
-
-    def examples(self, split: str, classes: list[str]) -> list[Example]:
-        """Encoded examples of one split."""
-        rows = self.split(split)
-        return encode_examples(rows["id"].tolist(), rows["sequence"].tolist(), rows["label"].tolist(),
-                               self.alphabet, classes, self.task)
 
 
 def write_dataset(table: pd.DataFrame, path: Path | str, meta: dict) -> None:
@@ -93,6 +60,8 @@ def read_dataset(path: Path | str) -> PreparedData:
         if not first.startswith(HEADER):
             raise InputError(f"{path}: not a prepared seqxent data set (run `seqxent prepare` first)")
         meta = json.loads(first[len(HEADER):])
+        import pandas as pd  # here, not at the top: `seqxent predict` (via the tasks) starts without pandas
+
         table = pd.read_csv(handle, sep="\t", dtype=str, keep_default_na=False, na_filter=False)
     missing = {"id", "sequence", "label", "split"} - set(table.columns)
     if missing:

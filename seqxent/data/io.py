@@ -1,4 +1,4 @@
-"""Reading sequences and label tables into typed records, and writing outputs atomically.
+"""Reading sequences and label tables into typed records, and writing outputs (text, bytes, FASTA) atomically.
 
 FASTA (plain or gzip, detected from the file's magic bytes, not its name) is parsed line by line; any
 character is kept, so that the alphabet can reject one record instead of the parser the whole file. Tables
@@ -15,7 +15,7 @@ import io
 import os
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -201,16 +201,33 @@ def _check_line_breaks(table: pd.DataFrame, path: Path, id_column: str) -> None:
 
 @contextlib.contextmanager
 def atomic_write(path: Path | str, mode: str = "w", gzip_level: int | None = None):
-    """Open a temporary file beside ``path`` and move it into place only when the block succeeds.
+    r"""Open a temporary file beside ``path`` and move it into place only when the block succeeds.
 
-    Readers never see a half-written output, and a failed run leaves no file that looks complete.
-    ``gzip_level`` writes gzip (``mtime=0``, so equal content gives equal bytes). The file gets the
-    permissions of a plain ``open(path, "w")`` (``0o666`` minus the umask), not the ``0o600`` of a
-    temporary file.
+    The one writer of every output of the package. Readers never see a half-written output, and a failed
+    run leaves no file that looks complete. ``mode`` ``"w"`` gives a UTF-8 text handle (``"\n"`` written as
+    is), ``"wb"`` a binary one (for ``torch.save`` or PNG bytes). ``gzip_level`` writes gzip (``mtime=0``, so
+    equal content gives equal bytes). The file gets the permissions of a plain ``open(path, "w")``
+    (``0o666`` minus the umask), not the ``0o600`` of a temporary file.
+
+    Args:
+        path: the file to write; missing parent directories are created.
+        mode: ``"w"`` (text) or ``"wb"`` (bytes).
+        gzip_level: gzip compression level 0-9, or None for an uncompressed file.
 
     Raises:
         InputError: when ``path`` is a directory (checked first, so no work is lost at the end).
+        ValueError: for a ``mode`` other than ``"w"`` or ``"wb"``.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "out" / "table.bin"
+        >>> with atomic_write(path, "wb") as handle:
+        ...     _ = handle.write(b"ok")
+        >>> path.read_bytes(), oct(path.stat().st_mode & 0o777) == oct(default_file_mode())
+        (b'ok', True)
     """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"Expected argument `mode` to be 'w' or 'wb', but got {mode!r}")
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a file name to write")
@@ -241,6 +258,39 @@ def default_file_mode() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def write_fasta(path: Path | str, records: Iterable[tuple[str, str]]) -> int:
+    r"""Write ``(header, sequence)`` pairs as FASTA atomically, each sequence on one line; return the count.
+
+    ``header`` is the whole line after ``>`` (an id, optionally followed by a description or a tool's own
+    syntax, e.g. SINTAX's ``r0;tax=s:label``), written as it is. One line per sequence is what every tool
+    called here reads, and it keeps the file a pair of lines per record.
+
+    Args:
+        path: the FASTA file to write (plain text).
+        records: ``(header, sequence)`` pairs, consumed once (a generator is fine).
+
+    Returns:
+        The number of records written.
+
+    Raises:
+        ValueError: if a header or a sequence holds a line break (it would start a new line of the file).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "q.fasta"
+        >>> write_fasta(path, [("q0 first", "ACGT"), ("q1", "GG")]), path.read_text()
+        (2, '>q0 first\nACGT\n>q1\nGG\n')
+    """
+    n = 0
+    with atomic_write(path) as handle:
+        for header, sequence in records:
+            if "\n" in header or "\r" in header or "\n" in sequence or "\r" in sequence:
+                raise ValueError(f"Expected FASTA record {n} to hold no line break, but got header {header!r}")
+            handle.write(f">{header}\n{sequence}\n")
+            n += 1
+    return n
 
 
 def write_table(table: pd.DataFrame, path: Path | str) -> None:

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +22,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from seqxent.data.io import atomic_write
 
 # Fixed settings so that figures do not depend on call order or on the user's defaults
 # for the few settings that influence bytes (hash salt of SVG ids, resolution).
@@ -54,19 +55,6 @@ def _new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "xb") as handle:  # honours the umask, unlike tempfile.mkstemp
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _save(fig: Figure, path: str | os.PathLike) -> Path:
     """Save ``fig`` deterministically and atomically to ``path``; return the path."""
     path = Path(path)
@@ -76,7 +64,8 @@ def _save(fig: Figure, path: str | os.PathLike) -> Path:
     buffer = io.BytesIO()
     with matplotlib.rc_context(_RC):
         fig.savefig(buffer, format=fmt, metadata=_METADATA[fmt])
-    _write_atomic(path, buffer.getvalue())
+    with atomic_write(path, "wb") as handle:
+        handle.write(buffer.getvalue())
     return path
 
 
@@ -261,42 +250,26 @@ def plot_reliability(
     return _save(fig, path)
 
 
-def plot_per_class(
-    per_class: Mapping[str, Mapping[str, float]],
-    path: str | os.PathLike,
-    metric: str = "f1",
-    max_classes: int = 40,
-) -> Path:
-    """Draw a horizontal bar chart of one per-class metric, worst classes at the top.
+def plot_label_cooccurrence(matrix, support, classes: list[str], path: str | os.PathLike) -> Path:
+    """Heat map of the label co-occurrence matrix of a multi-label model, each row divided by its support.
 
-    Args:
-        per_class: Class name -> {"precision": .., "recall": .., "f1": .., "support": ..}.
-        path: Output file (.png, .svg or .pdf).
-        metric: Which entry to plot.
-        max_classes: With more classes, only the ``max_classes`` classes with the largest
-            support are shown, and the title says so.
-
-    Returns:
-        The output path.
-
-    Raises:
-        ValueError: If ``per_class`` is empty or no class has ``metric``.
+    Cell (i, j) is the fraction of the records with true label i that were predicted to carry label j: the
+    diagonal is each label's recall, the rest shows which labels are predicted alongside.
     """
-    _check_max_classes(max_classes)
-    rows = [(str(name), float(v[metric]), float(v.get("support", 0))) for name, v in per_class.items()
-            if metric in v and v[metric] is not None]
-    if not rows:
-        raise ValueError(f"Expected argument `per_class` to have classes with {metric!r}, but got none")
-    title = f"Per-class {metric}"
-    if len(rows) > max_classes:
-        title += f"\n{max_classes} largest of {len(rows)} classes shown"
-        rows = sorted(rows, key=lambda row: -row[2])[:max_classes]
-    rows.sort(key=lambda row: (row[1], row[0]))  # worst first; drawn top to bottom
-    fig = _new_figure(6.0, min(max(2.5, 0.22 * len(rows) + 1.2), 14.0))
+    matrix, support = np.asarray(matrix, dtype=float), np.asarray(support, dtype=float)
+    values = np.divide(matrix, support[:, None], out=np.zeros_like(matrix), where=support[:, None] > 0)
+    k = len(classes)
+    side = min(max(4.0, 0.28 * k + 2.5), 16.0)
+    fig = _new_figure(side + 1.0, side)
     ax = fig.add_subplot()
-    ax.barh(range(len(rows)), [row[1] for row in rows], color="C0")
-    ax.set_yticks(range(len(rows)), [_plain(row[0], 40) for row in rows], fontsize=7)
-    ax.invert_yaxis()
-    ax.set(xlabel=metric.replace("_", " "), title=title, xlim=(0, 1.0))
-    ax.grid(axis="x", alpha=0.3)
+    image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=1.0, interpolation="nearest")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="fraction of the records with the true label")
+    names = [f"{name} ({int(n)})" for name, n in zip(classes, support, strict=True)]
+    ax.set_yticks(range(k), names, fontsize=8 if k <= 20 else 6)
+    ax.set_xticks(range(k), list(classes), rotation=90, fontsize=8 if k <= 20 else 6)
+    ax.set(xlabel="Predicted label", ylabel="True label (records)", title="Label co-occurrence (diagonal: recall)")
+    if k <= _ANNOTATE_MAX:
+        for (i, j), value in np.ndenumerate(values):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if value > 0.6 else "black")
     return _save(fig, path)

@@ -4,8 +4,8 @@ Conventions: ``probs`` is a float array (N, K) of independent label probabilitie
 and ``target`` a multi-hot array (N, K) of 0/1. A label is predicted when its probability is at least
 ``threshold``. Scores follow scikit-learn's definitions (checked against it in the tests):
 
-- per label: precision, recall, F1 (0 when undefined), AUROC (None with one class only), average precision
-  (step-wise area under the precision-recall curve; None without positives), Brier score and ECE;
+- per label: precision, recall, F1 (0 when undefined), AUROC (None with one class only) and average precision
+  (None without positives) of :mod:`seqxent.metrics.ranking`, Brier score and ECE;
 - ``micro_*``: from the pooled label decisions; ``macro_*``: the mean over labels, where F1, precision and
   recall average the labels that occur in the truth or the predictions (others are 0/0), and AUROC and
   average precision the labels where they are defined;
@@ -13,8 +13,11 @@ and ``target`` a multi-hot array (N, K) of 0/1. A label is predicted when its pr
   fraction of wrong label decisions; ``jaccard``: mean over records of |true ∩ predicted| / |true ∪ predicted|
   (1 when both are empty);
 - calibration is label-wise and binary: equal-width bins of the probability ``p`` of each (record, label)
-  pair, the gap being |fraction of positives − mean p| (as torchmetrics' binary calibration error). ``ece``
-  pools all pairs (the reliability diagram); per-label ECE and Brier are in ``per_class``.
+  pair, the gap being |fraction of positives − mean p| (as torchmetrics' binary calibration error), binned
+  and weighted by :mod:`seqxent.metrics.calibration`. ``ece`` pools all pairs (the reliability diagram);
+  per-label ECE and Brier are in ``per_class``.
+
+The ``information`` block is :func:`seqxent.metrics.information.information_summary` with ``task="multilabel"``.
 """
 
 from __future__ import annotations
@@ -23,12 +26,16 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
 from seqxent.data.labels import THRESHOLD
-from seqxent.metrics.classification import ReliabilityBins
-
-_CLIP = 1e-15  # probabilities are clipped to [_CLIP, 1 - _CLIP] before taking logarithms
+from seqxent.metrics._checks import _CLIP, _nanmean, _ratio, to_json_value
+from seqxent.metrics.calibration import (
+    ReliabilityBins,
+    _bin_statistics,
+    _calibration_compute,
+    _calibration_validate_args,
+)
+from seqxent.metrics.ranking import average_precision, binary_auroc
 
 
 def _validate(probs, target) -> tuple[np.ndarray, np.ndarray]:
@@ -44,35 +51,8 @@ def _validate(probs, target) -> tuple[np.ndarray, np.ndarray]:
     return probs, target.astype(bool)
 
 
-def _ratio(num: float, den: float, empty: float = math.nan) -> float:
-    return float(num / den) if den else empty
-
-
 def _f1(tp: float, fp: float, fn: float) -> float:
     return _ratio(2 * tp, 2 * tp + fp + fn, empty=0.0)
-
-
-def _nanmean(values: np.ndarray) -> float:
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) if finite.size else math.nan
-
-
-def to_json_value(value):
-    """Plain floats, ints and lists for JSON; non-finite floats become None.
-
-    Example:
-        >>> to_json_value({"a": np.float32(0.5), "b": [np.int64(2), float("nan")]})
-        {'a': 0.5, 'b': [2, None]}
-    """
-    if isinstance(value, dict):
-        return {str(k): to_json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [to_json_value(v) for v in value]
-    if value is None or isinstance(value, str | bool | np.bool_):
-        return value if not isinstance(value, np.bool_) else bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    return float(value) if math.isfinite(float(value)) else None
 
 
 # --------------------------------------------------------------------------- set-based scores
@@ -143,43 +123,6 @@ def macro_f1(probs, target, threshold: float = THRESHOLD) -> float:
     return _ratio(sum(_f1(*c) for c in zip(tp[seen], fp[seen], fn[seen], strict=True)), seen.sum())
 
 
-# --------------------------------------------------------------------------- ranking scores
-
-
-def binary_auroc(scores, y) -> float:
-    """Area under the ROC curve of ``scores`` for binary ``y`` (ties count ½); nan with one class only.
-
-    Example:
-        >>> binary_auroc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1])
-        0.75
-    """
-    scores, y = np.asarray(scores, dtype=np.float64), np.asarray(y).astype(bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if not n_pos or not n_neg:
-        return math.nan
-    ranks = rankdata(scores)  # average ranks of ties (Mann-Whitney U)
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def average_precision(scores, y) -> float:
-    """Sum over score thresholds of (recall step) × precision, as scikit-learn; nan without positives.
-
-    Example:
-        >>> round(average_precision([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]), 4)  # (1 + 2/3) / 2
-        0.8333
-    """
-    scores, y = np.asarray(scores, dtype=np.float64), np.asarray(y).astype(bool)
-    if not y.any():
-        return math.nan
-    order = np.argsort(-scores, kind="mergesort")
-    ranked, hits = scores[order], y[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # one cut per distinct score
-    tp = np.cumsum(hits)[last_of_tie]
-    precision = tp / (last_of_tie + 1)
-    recall = tp / tp[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
-
 # --------------------------------------------------------------------------- calibration and log loss
 
 
@@ -187,41 +130,32 @@ def label_reliability_bins(probs, target, n_bins: int = 15) -> ReliabilityBins:
     """Equal-width bins of ``p`` over all (record, label) pairs: mean ``p``, fraction positive, count.
 
     Bin ``b`` holds ``p`` in ``(b / n_bins, (b + 1) / n_bins]`` (0 in bin 0), as scikit-learn's
-    ``calibration_curve``. ``bin_accuracy`` is the fraction of positive pairs.
+    ``calibration_curve`` and :func:`seqxent.metrics.calibration.reliability_bins`. ``bin_accuracy`` is the
+    fraction of positive pairs.
 
     Example:
         >>> bins = label_reliability_bins([[0.9, 0.2], [0.6, 0.7]], [[1, 0], [1, 0]], n_bins=2)
         >>> bins.bin_count.tolist(), bins.bin_accuracy.tolist()
         ([1, 3], [0.0, 0.6666666666666666])
     """
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
-        raise ValueError(f"Expected argument `n_bins` to be an integer larger than 0, but got {n_bins!r}")
+    _calibration_validate_args(n_bins, "l1", "width")
     probs, target = _validate(probs, target)
-    p, y = probs.ravel(), target.ravel().astype(np.float64)
-    index = np.searchsorted(np.linspace(0.0, 1.0, n_bins + 1)[1:-1], p, side="left")
-    count = np.bincount(index, minlength=n_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        conf = np.bincount(index, weights=p, minlength=n_bins) / count
-        frac = np.bincount(index, weights=y, minlength=n_bins) / count
-    return ReliabilityBins(bin_confidence=conf, bin_accuracy=frac, bin_count=count)
+    return _bin_statistics(probs.ravel(), target.ravel().astype(np.float64), n_bins, "width")
 
 
 def label_calibration_error(probs, target, n_bins: int = 15, norm: str = "l1") -> float:
-    """Binary calibration error pooled over (record, label) pairs: count-weighted mean (l1) or max gap.
+    """Binary calibration error pooled over (record, label) pairs: count-weighted mean (l1), rms (l2) or max gap.
+
+    The gap of a bin of :func:`label_reliability_bins` is |fraction of positives - mean p|, empty bins are
+    skipped, as in :func:`seqxent.metrics.calibration.calibration_error`.
 
     Example:
         >>> probs, target = [[0.9, 0.2], [0.6, 0.7]], [[1, 0], [1, 0]]
         >>> round(label_calibration_error(probs, target, n_bins=2), 4)  # (1 · |0 - 0.2| + 3 · |2/3 - 0.73|) / 4
         0.1
     """
-    if norm not in ("l1", "max"):
-        raise ValueError(f"Expected argument `norm` to be one of ['l1', 'max'], but got {norm!r}")
-    bins = label_reliability_bins(probs, target, n_bins)
-    full = bins.bin_count > 0
-    if not full.any():
-        return math.nan
-    gaps = np.abs(bins.bin_accuracy[full] - bins.bin_confidence[full])
-    return float(gaps.max() if norm == "max" else np.sum(gaps * bins.bin_count[full]) / bins.bin_count.sum())
+    _calibration_validate_args(n_bins, norm, "width")
+    return _calibration_compute(label_reliability_bins(probs, target, n_bins), norm)
 
 
 def binary_log_loss(probs, target, base: float = math.e) -> float:
@@ -310,25 +244,3 @@ def multilabel_metrics(probs, target, classes: Sequence[str], threshold: float =
            "labels_per_record_predicted": float((probs >= threshold).sum(axis=1).mean()) if len(target) else math.nan,
            "per_class": per_label}
     return to_json_value(out)
-
-
-def information_summary(probs, target) -> dict:
-    """Bits per record: the model's summed binary cross-entropy against the best constant predictor's.
-
-    The constant predictor gives every record the label frequencies ``q`` of these records; its summed binary
-    cross-entropy is the sum of the binary entropies ``H(q_k)`` (``label_entropy_bits``).
-    ``information_gain_bits`` is that minus the model's ``ce_bits`` (negative when the model is worse);
-    ``uniform_bits`` (= K) is the cost of p = ½ everywhere.
-
-    Example:
-        >>> information_summary([[0.5, 0.5], [0.5, 0.5]], [[1, 0], [0, 0]])["information_gain_bits"]
-        -1.0
-    """
-    probs, target = _validate(probs, target)
-    q = target.mean(axis=0)
-    inner = (q > 0) & (q < 1)
-    entropy = float(-(q[inner] * np.log2(q[inner]) + (1 - q[inner]) * np.log2(1 - q[inner])).sum())
-    ce = binary_log_loss(probs, target, 2)
-    return to_json_value({"n_records": len(target), "n_labels": probs.shape[1], "ce_bits": ce,
-                        "label_entropy_bits": entropy, "uniform_bits": float(probs.shape[1]),
-                        "information_gain_bits": entropy - ce})

@@ -294,6 +294,35 @@ def _torch_threads(n: int) -> Iterator[None]:
 _ENGINES = {SequenceCNN: SequenceEngine, ResidueCNN: ResidueEngine, Ensemble: EnsembleEngine}
 
 
+def select_device(device: str = "auto") -> torch.device:
+    """Resolve ``auto`` / ``cpu`` / ``cuda`` to a torch device.
+
+    Raises:
+        InputError: for ``cuda`` without a CUDA device, or an unknown name.
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("Expected argument `device` 'cuda' to name an available GPU, but CUDA is not available")
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"Expected argument `device` to be one of ['auto', 'cpu', 'cuda'], but got {device!r}")
+    return torch.device(device)
+
+
+def predict_logits(model: nn.Module, examples: Sequence[Example], alphabet: Alphabet, batch_size: int = 64,
+                   max_tokens: int = 0, device: torch.device | str = "cpu", workers: int = 0) -> list[np.ndarray]:
+    """Logits of every example in input order, through the engine that ``seqxent predict`` serves with.
+
+    The one inference path of seqxent: calibration, evaluation, novelty scoring, the ablation's timing and
+    prediction all run :func:`build_engine`, so the temperature and the abstain threshold are fitted on the
+    logits that prediction will produce.
+
+    Returns:
+        One float32 array per example: ``(K,)`` for sequence models, ``(L, K)`` for residue models.
+    """
+    return build_engine(model, alphabet, device, workers=workers).logits(examples, batch_size, max_tokens)
+
+
 def build_engine(model: nn.Module, alphabet: Alphabet, device: torch.device | str = "cpu",
                  precision: str = "float32", fast: bool = True, workers: int = 0) -> ModelEngine:
     """The fastest engine for ``model`` (its exact class; subclasses may change ``forward``).

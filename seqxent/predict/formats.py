@@ -20,6 +20,7 @@ from seqxent.calibrate.novelty import SCORES, UNASSIGNED
 from seqxent.data.labels import THRESHOLD, check_threshold, predicted_labels, split_labels
 from seqxent.errors import InputError
 from seqxent.predict.stream import Prediction
+from seqxent.tasks import Task, get_task
 
 PREDICTED = "predicted"
 
@@ -38,31 +39,30 @@ class TsvWriter:
     label is ``unassigned`` when the checkpoint's abstain rule fired.
     """
 
-    def __init__(self, classes: list[str], task: str, scores: Sequence[str] | None = None):
-        self.classes, self.task = classes, task
-        self.scores = [] if task != "sequence" else list(SCORES if scores is None else scores)
+    def __init__(self, classes: list[str], task: Task, scores: Sequence[str] | None = None):
+        self.classes, self.per_residue = classes, task.per_residue
+        self.scores = list(SCORES if scores is None else scores) if task.novelty else []
+        self.lead = ["id", "pos", "aa"] if self.per_residue else ["id"]
         # One %-format per row (C-level float formatting): a residue model writes a row per residue.
-        lead = 3 if task == "residue" else 1
-        self.row = "\t".join(["%s"] * (lead + 1) + ["%.4f"] * len(classes)) + "\t%s\n"
+        self.row = "\t".join(["%s"] * (len(self.lead) + 1) + ["%.4f"] * len(classes)) + "\t%s\n"
 
     def begin(self, out: TextIO) -> None:  # noqa: D102
-        lead = ["id", "pos", "aa"] if self.task == "residue" else ["id"]
+        lead = self.lead
         probs = [f"p_{c}" for c in self.classes]
         out.write("\t".join(lead + ["label"] + probs + self.scores + ["status"]) + "\n")
 
     def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
         if pred.probs is None:
-            empty = [""] * (len(self.classes) + len(self.scores) + (3 if self.task == "residue" else 1))
+            empty = [""] * (len(self.classes) + len(self.scores) + len(self.lead))
             out.write("\t".join([pred.id, *empty, f"skipped: {pred.skipped}"]) + "\n")
             return
-        probs = pred.probs[None, :] if self.task == "sequence" else pred.probs  # (K,) -> (1, K)
+        probs = pred.probs if self.per_residue else pred.probs[None, :]  # (K,) -> (1, K)
         top = probs.argmax(axis=1)
         scores = [_p(pred.novelty[s]) if pred.novelty else "" for s in self.scores]
         tail = "\t".join([*scores, PREDICTED])
         labels = [UNASSIGNED] * len(top) if pred.abstained else [self.classes[i] for i in top]
         n = len(probs)
-        residue = self.task == "residue"
-        lead = zip([pred.id] * n, range(1, n + 1), pred.sequence, strict=True) if residue else [(pred.id,)]
+        lead = zip([pred.id] * n, range(1, n + 1), pred.sequence, strict=True) if self.per_residue else [(pred.id,)]
         out.write("".join(self.row % (*head, label, *row, tail)
                           for head, label, row in zip(lead, labels, probs.tolist(), strict=True)))
 
@@ -77,8 +77,8 @@ class JsonWriter:
     is ``unassigned`` when the checkpoint's abstain rule fired.
     """
 
-    def __init__(self, classes: list[str], task: str, scores: Sequence[str] | None = None):
-        self.classes, self.task, self.first = classes, task, True  # every score of a record is written
+    def __init__(self, classes: list[str], task: Task, scores: Sequence[str] | None = None):
+        self.classes, self.per_residue, self.first = classes, task.per_residue, True  # every score is written
 
     def begin(self, out: TextIO) -> None:  # noqa: D102
         out.write("[")
@@ -92,7 +92,7 @@ class JsonWriter:
         """The JSON object of a predicted record."""
         top = pred.probs.argmax(axis=-1)
         labels = [self.classes[i] for i in np.atleast_1d(top)]
-        obj: dict = {"id": pred.id, "label": "".join(labels) if self.task == "residue" else labels[0]}
+        obj: dict = {"id": pred.id, "label": "".join(labels) if self.per_residue else labels[0]}
         if pred.abstained:
             obj["label"] = UNASSIGNED
         # float64 before rounding: a rounded float32 prints as 0.1234000027179718 in JSON.
@@ -109,10 +109,10 @@ class JsonWriter:
 class _ThreeStateWriter:
     """Shared checks of the PSIPRED formats: residue models with exactly the classes H, E, C."""
 
-    def __init__(self, classes: list[str], task: str, scores: Sequence[str] | None = None):
-        if task != "residue" or sorted(classes) != ["C", "E", "H"]:
+    def __init__(self, classes: list[str], task: Task, scores: Sequence[str] | None = None):
+        if not task.per_residue or sorted(classes) != ["C", "E", "H"]:
             raise InputError(f"Expected a 3-state residue model (classes C, E, H) for this format, "
-                             f"but got a {task} model with classes {classes}")
+                             f"but got a {task.name} model with classes {classes}")
         self.col = {c: i for i, c in enumerate(classes)}
 
     def begin(self, out: TextIO) -> None:  # noqa: D102
@@ -195,7 +195,7 @@ class MultilabelJsonWriter(JsonWriter):
     """A JSON array: per record ``id``, ``label`` (``;``-joined), ``labels`` (list), ``probs``, ``status``."""
 
     def __init__(self, classes: list[str], threshold: float = THRESHOLD):
-        super().__init__(classes, "multilabel")
+        self.classes, self.per_residue, self.first = classes, False, True
         self.threshold = check_threshold(threshold)
 
     def record(self, pred: Prediction) -> dict:  # noqa: D102
@@ -222,9 +222,10 @@ def get_writer(fmt: str, classes: list[str], task: str, threshold: float = THRES
     """
     if fmt not in FORMATS:
         raise InputError(f"Expected argument `format` to be one of {sorted(FORMATS)}, but got {fmt!r}")
-    if task == "multilabel":  # label sets: see seqxent.data.labels
+    kind = get_task(task)
+    if kind.label_sets:  # label sets: see seqxent.data.labels
         if fmt not in MULTILABEL_FORMATS:
             raise InputError(f"Expected argument `format` to be one of {sorted(MULTILABEL_FORMATS)} for a "
-                             f"multilabel model, but got {fmt!r}")
+                             f"{kind.name} model, but got {fmt!r}")
         return MULTILABEL_FORMATS[fmt](classes, threshold)
-    return FORMATS[fmt](classes, task, scores)
+    return FORMATS[fmt](classes, kind, scores)

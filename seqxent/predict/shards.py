@@ -17,7 +17,7 @@ from itertools import islice, zip_longest
 from pathlib import Path
 from typing import TextIO
 
-from seqxent.data.io import atomic_write, iter_fasta, open_text
+from seqxent.data.io import atomic_write, iter_fasta, open_text, write_fasta
 from seqxent.errors import InputError
 
 #: Formats :func:`merge_outputs` can merge (those of ``seqxent predict``).
@@ -68,9 +68,8 @@ def write_shard(path: Path | str, n_shards: int, index: int, output: Path | str)
     Records keep their full header line; sequences are written on one line.
     """
     shard = shard_bounds(count_records(path), n_shards, index)
-    with atomic_write(output) as out:
-        for rec in islice(iter_fasta(path), shard.start, shard.stop):
-            out.write(f">{rec.description or rec.id}\n{rec.sequence}\n")
+    records = islice(iter_fasta(path), shard.start, shard.stop)
+    write_fasta(output, ((rec.description or rec.id, rec.sequence) for rec in records))
     return shard
 
 

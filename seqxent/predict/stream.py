@@ -18,11 +18,10 @@ from seqxent.calibrate.novelty import AbstainRule, novelty_scores
 from seqxent.calibrate.reference import KmerReference
 from seqxent.data.batching import Example
 from seqxent.data.io import FastaRecord, iter_fasta
-from seqxent.data.labels import sigmoid
 from seqxent.errors import InputError
 from seqxent.model.checkpoint import Checkpoint
 from seqxent.model.engine import build_engine
-from seqxent.model.inference import softmax
+from seqxent.tasks import Task, get_task
 
 
 @dataclass
@@ -92,9 +91,9 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
         raise InputError(f"Expected `batch_size` and `chunk_size` ≥ 1, but got {batch_size}, {chunk_size}")
     temperature = ckpt.temperature if calibrated else 1.0
     engine = build_engine(ckpt.model, ckpt.alphabet, device, precision)  # same logits, faster (seqxent.model.engine)
-    activation = sigmoid if ckpt.task == "multilabel" else softmax  # multilabel: independent label probabilities
+    task = get_task(ckpt.task)
     rule = AbstainRule.from_meta(ckpt.meta) if abstain and calibrated else None
-    reference = KmerReference.from_meta(ckpt.meta) if ckpt.task == "sequence" else None
+    reference = KmerReference.from_meta(ckpt.meta) if task.novelty else None
     if reference is not None:
         reference.index()  # built once here, not by each side thread at its first chunk
     # The engine computes the next chunk's logits in the background while this one is yielded (and written),
@@ -103,17 +102,17 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
         prepared = (_prepare(chunk, ckpt, reference, side, engine.workers) for chunk in _chunks(records, chunk_size))
         for (chunk, checked, parts), logits in engine.map_chunks(prepared, batch_size, max_tokens):
             distance = np.concatenate([part.result() for part in parts]) if parts else None
-            yield from _predictions(chunk, checked, logits, distance, ckpt.task, temperature, activation, rule)
+            yield from _predictions(chunk, checked, logits, distance, task, temperature, rule)
 
 
 def _predictions(chunk: list[FastaRecord], checked: list[tuple[str, str]], logits: list[np.ndarray],
-                 distance: np.ndarray | None, task: str, temperature: float, activation,
+                 distance: np.ndarray | None, task: Task, temperature: float,
                  rule: AbstainRule | None) -> Iterator[Prediction]:
     """The :class:`Prediction` of every record of a chunk, from the logits of its valid records."""
-    novelty = iter(_novelty(logits, task, temperature, distance))
-    # Sequence models: one (N, K) array per chunk, so the softmax runs once, not once per record.
-    probs = iter(activation(np.stack(logits), temperature) if logits and logits[0].ndim == 1
-                 else (activation(z, temperature) for z in logits))
+    novelty = iter(_novelty(logits, task.novelty, temperature, distance))
+    # One (N, K) array per chunk for whole-record models, so the activation runs once, not once per record.
+    probs = iter(task.probs(np.stack(logits), temperature) if logits and logits[0].ndim == 1
+                 else (task.probs(z, temperature) for z in logits))
     for rec, (seq, why) in zip(chunk, checked, strict=True):
         if why:
             yield Prediction(rec.id, seq, None, why)
@@ -141,10 +140,10 @@ def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint, reference: KmerReferenc
     return (chunk, [(seq, why) for seq, why, _ in checked], parts), examples
 
 
-def _novelty(logits: list[np.ndarray], task: str, temperature: float,
+def _novelty(logits: list[np.ndarray], novelty: bool, temperature: float,
              distance: np.ndarray | None) -> list[dict[str, float] | None]:
-    """Novelty scores of each record of a chunk (sequence models; None for residue models)."""
-    if task != "sequence" or not logits:
+    """Novelty scores of each record of a chunk (tasks with ``novelty``, e.g. sequence; else None)."""
+    if not novelty or not logits:
         return [None] * len(logits)
     scores = novelty_scores(np.stack(logits), temperature, distance)  # (N, K) -> {name: (N,)}
     return [{name: float(values[i]) for name, values in scores.items()} for i in range(len(logits))]

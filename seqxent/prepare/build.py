@@ -27,17 +27,17 @@ import numpy as np
 import pandas as pd
 
 from seqxent import tools
-from seqxent.calibrate.novelty import NOVEL, hold_out_classes
 from seqxent.data import labels as multilabel
 from seqxent.data.alphabet import Alphabet
 from seqxent.data.io import read_fasta, read_table
 from seqxent.errors import InputError
-from seqxent.prepare import splits
+from seqxent.prepare import clusters, splits
+from seqxent.prepare.holdout import NOVEL, hold_out_classes
+from seqxent.tasks import get_task
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["id", "sequence", "label", "group", "split", "reason"]
-TASKS = ("sequence", "residue", "multilabel")
 EXCLUDED = "excluded"
 # Label cells that mark a missing value (spreadsheet and pandas conventions). "NA" is not among them: it is a
 # country (Namibia) or continent code; a warning is logged when it is used as a class.
@@ -71,8 +71,7 @@ class PrepareConfig:
     novel_classes: float = 0.0
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise InputError(f"Expected argument `task` to be one of {list(TASKS)}, but got {self.task!r}")
+        task = get_task(self.task)  # raises for an unknown task
         if not self.label_separator:
             raise InputError("Expected argument `label_separator` to be a non-empty string, but got ''")
         if self.on_invalid not in ("error", "skip"):
@@ -82,7 +81,7 @@ class PrepareConfig:
                              f"table={self.table!r}, fasta={self.fasta!r}")
         if self.fasta is not None and self.labels is None:
             raise InputError(f"Expected argument `labels` (a TSV) with fasta={self.fasta}, but got None")
-        if not 0 <= self.novel_classes < 1 or (self.novel_classes and self.task != "sequence"):
+        if not 0 <= self.novel_classes < 1 or (self.novel_classes and not task.holds_out_classes):
             raise InputError(f"Expected argument `novel_classes` to be in [0, 1) (and 0 unless the task is "
                              f"'sequence'), but got {self.novel_classes} for task {self.task!r}")
         if self.min_per_class < 1:
@@ -152,9 +151,7 @@ def check_records(records: pd.DataFrame, cfg: PrepareConfig, alphabet: Alphabet)
             raise InputError(f"{records.attrs.get('source', cfg.name)}: record {records.at[i, 'id']!r}: {problem}")
         reasons[i] = problem
     records["sequence"] = cleaned
-    if cfg.task == "sequence" and (records["label"] == "NA").any():
-        log.warning("label 'NA' in column %r is used as a class name; if it marks a missing value, leave the "
-                    "cell empty instead", cfg.label_column)
+    get_task(cfg.task).check_labels(records["label"], cfg.label_column)
     return reasons
 
 
@@ -169,23 +166,14 @@ def _record_problem(seq: str, label: str, cfg: PrepareConfig, alphabet: Alphabet
         return f"no label in column {cfg.label_column!r}"
     if label in MISSING_LABELS:
         return f"missing label {label!r} in column {cfg.label_column!r}"
-    if cfg.task == "residue" and len(label) != len(seq):
-        return f"invalid: {len(label)} residue labels for {len(seq)} residues"
-    if cfg.task == "multilabel":
-        return _multilabel_problem(label, cfg)
-    return ""
-
-
-def _multilabel_problem(label: str, cfg: PrepareConfig) -> str:
-    try:
-        labels = multilabel.normalize_labels(label, cfg.label_separator)
-    except InputError as err:
-        return f"invalid label: {err}"
-    return "" if labels else f"no label in column {cfg.label_column!r}"
+    return get_task(cfg.task).label_problem(seq, label, cfg)
 
 
 def exclude_rare(records: pd.DataFrame, reasons: pd.Series, cfg: PrepareConfig) -> None:
-    """Subsample to ``max_records`` (seeded) and exclude classes with fewer than ``min_per_class`` records."""
+    """Subsample to ``max_records`` (seeded), then let the task exclude what has fewer than ``min_per_class`` records.
+
+    The labels the task trims from label sets are kept in ``records.attrs["dropped_labels"]``.
+    """
     usable = reasons == ""
     if cfg.max_records and usable.sum() > cfg.max_records:
         rng = np.random.default_rng(cfg.seed)
@@ -193,25 +181,10 @@ def exclude_rare(records: pd.DataFrame, reasons: pd.Series, cfg: PrepareConfig) 
         drop = rng.choice(idx, size=len(idx) - cfg.max_records, replace=False)
         reasons[drop] = f"not sampled (max_records {cfg.max_records})"
         usable = reasons == ""
-    if cfg.task == "sequence":
-        counts = records.loc[usable, "label"].value_counts()
-        rare = usable & records["label"].map(counts).lt(cfg.min_per_class)
-        reasons[rare] = [f"class has {counts[lab]} records < min_per_class {cfg.min_per_class}"
-                         for lab in records.loc[rare, "label"]]
-    elif cfg.task == "multilabel":
-        _drop_rare_labels(records, reasons, cfg)
-
-
-def _drop_rare_labels(records: pd.DataFrame, reasons: pd.Series, cfg: PrepareConfig) -> None:
-    """Normalize label sets and remove labels of fewer than ``min_per_class`` usable records from them."""
-    usable = reasons == ""
-    records.loc[usable, "label"] = [multilabel.normalize_labels(lab, cfg.label_separator)
-                                    for lab in records.loc[usable, "label"]]
-    kept, rare = multilabel.drop_rare_labels(records.loc[usable, "label"].tolist(), cfg.min_per_class)
-    records.loc[usable, "label"] = kept
-    empty = usable & (records["label"] == "")
-    reasons[empty] = f"every label has < min_per_class {cfg.min_per_class} records"
-    records.attrs["dropped_labels"] = rare
+    labels = records["label"].copy()
+    dropped = get_task(cfg.task).exclude_rare(labels, usable, reasons, cfg.min_per_class, cfg.label_separator)
+    records["label"] = labels
+    records.attrs["dropped_labels"] = dropped
 
 
 def make_groups(records: pd.DataFrame, cfg: PrepareConfig) -> np.ndarray:
@@ -219,8 +192,8 @@ def make_groups(records: pd.DataFrame, cfg: PrepareConfig) -> np.ndarray:
     keys = [splits.group_identical(records["sequence"].tolist())]
     if cfg.group_column:
         keys.append(records[cfg.group_column].replace("", None).to_numpy())
-    if cfg.task == "residue":
-        keys.append(splits.cluster_sequences(records["id"].tolist(), records["sequence"].tolist(),
+    if get_task(cfg.task).homology_groups:
+        keys.append(clusters.cluster_sequences(records["id"].tolist(), records["sequence"].tolist(),
                                              min_seq_id=cfg.cluster_identity,
                                              coverage=cfg.cluster_coverage, threads=cfg.threads))
     return splits.combine_groups(*keys) if len(keys) > 1 else keys[0]
@@ -238,10 +211,9 @@ def prepare_dataset(cfg: PrepareConfig) -> tuple[pd.DataFrame, dict]:
                          "records; need at least 3")
     kept = records[usable].reset_index(drop=True)
     groups = make_groups(kept, cfg)
-    labels = {"sequence": kept["label"].tolist(), "residue": None,
-              "multilabel": multilabel.stratification_labels(kept["label"].tolist())}[cfg.task]
-    split = _split_known_and_novel(kept, groups, labels, cfg)
-    leakage = leakage_report(kept, split, cfg) if cfg.task == "residue" else None
+    task = get_task(cfg.task)
+    split = _split_known_and_novel(kept, groups, task.stratification_labels(kept["label"].tolist()), cfg)
+    leakage = leakage_report(kept, split, cfg) if task.homology_groups else None
     leaks = leakage.pop("reasons", {}) if leakage else {}
     if leaks:  # the search found what the clustering's prefilter missed: exclude those chains
         split = split.astype(object)  # room for the longer name
@@ -280,7 +252,7 @@ def leakage_report(kept: pd.DataFrame, split: np.ndarray, cfg: PrepareConfig) ->
     seqs, ids = kept["sequence"].to_numpy(), kept["id"].to_numpy()
     held_out = np.flatnonzero(np.isin(split, ["valid", "test"]))
     train = np.flatnonzero(split == "train")
-    hits = splits.check_leakage(seqs[held_out].tolist(), seqs[train].tolist(), min_seq_id=cfg.cluster_identity,
+    hits = clusters.check_leakage(seqs[held_out].tolist(), seqs[train].tolist(), min_seq_id=cfg.cluster_identity,
                                 coverage=cfg.cluster_coverage, threads=cfg.threads, cov_mode=2)
     reasons = {}
     for hit in sorted(hits, key=lambda h: -h.identity):  # the closest training chain names the reason
@@ -295,17 +267,16 @@ def leakage_report(kept: pd.DataFrame, split: np.ndarray, cfg: PrepareConfig) ->
 
 def _summary(table: pd.DataFrame, kept: pd.DataFrame, groups: np.ndarray, split: np.ndarray,
              cfg: PrepareConfig) -> dict:
+    task = get_task(cfg.task)
     grouping = ["identical sequences"]
     if cfg.group_column:
         grouping.append(f"column {cfg.group_column!r}")
-    if cfg.task == "residue":
+    if task.homology_groups:
         grouping.append(f"homology clusters (≥{cfg.cluster_identity:.0%} identity)")
-    labels = kept["label"].tolist() if cfg.task == "sequence" else ["residue"] * len(kept)
-    summary = splits.summarize_splits(split, labels, groups)
+    summary = splits.summarize_splits(split, task.summary_labels(kept["label"]), groups)
     if cfg.novel_classes:
         summary.update(_novel_summary(kept, groups, split, cfg))
-    if cfg.task == "multilabel":
-        summary.update(_multilabel_summary(kept["label"], split, table.attrs.get("dropped_labels", {})))
+    summary.update(task.split_summary(kept["label"], split, table.attrs.get("dropped_labels", {})))
     excluded = (table.loc[table["split"] == EXCLUDED, "reason"]
                 .str.replace(r"class has \d+ records", "class has too few records", regex=True)
                 .str.replace(f"{re.escape(LEAK_REASON)}:.*", LEAK_REASON, regex=True))
@@ -316,17 +287,6 @@ def _summary(table: pd.DataFrame, kept: pd.DataFrame, groups: np.ndarray, split:
         "seed": cfg.seed,
     })
     return summary
-
-
-def _multilabel_summary(labels: pd.Series, split: np.ndarray, dropped: dict[str, int]) -> dict:
-    """Label counts per split (records carrying each label), labels absent from train, and dropped labels."""
-    per_split = {name: multilabel.label_counts(labels[split == name]) for name in splits.SPLITS}
-    evaluated = set(per_split["valid"]) | set(per_split["test"])
-    return {"n_labels": {name: len(counts) for name, counts in per_split.items() if counts},
-            "label_counts": {name: dict(sorted(counts.items())) for name, counts in per_split.items()},
-            "labels_absent_from_train": sorted(evaluated - set(per_split["train"])),
-            "labels_dropped_rare": dropped,
-            "mean_labels_per_record": float(labels.map(lambda lab: len(multilabel.split_labels(lab))).mean())}
 
 
 def _split_known_and_novel(kept: pd.DataFrame, groups: np.ndarray, labels: list | None,

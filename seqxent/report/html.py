@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import os
 import re
-import secrets
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,9 +24,18 @@ import jinja2
 import yaml
 
 import seqxent
+from seqxent.data.io import atomic_write
+from seqxent.report.tables import (
+    Cell,
+    Table,
+    cell,
+    is_nested,
+    key_value_table,
+    label,
+    mapping_tables,
+    records_table,
+)
 
-# Tables with more rows than this are folded into a <details> element.
-COLLAPSE_ROWS = 15
 # Confusion matrices are also printed as a table up to this many classes (the plot covers more).
 CONFUSION_TABLE_MAX = 20
 
@@ -36,34 +43,6 @@ CONFUSION_TABLE_MAX = 20
 _KNOWN_KEYS = ("headline", "metrics", "per_class", "confusion", "split_summary", "training",
                "calibration", "information", "baselines", "provenance", "classes")
 _OVERVIEW_KEYS = ("dataset", "task", "split", "label_column", "n_classes", "n_records", "n_items")
-_LABELS = {
-    "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "macro_f1": "Macro F1",
-    "weighted_f1": "Weighted F1", "log_loss_nats": "Log loss (nats)", "log_loss_bits": "Log loss (bits)",
-    "brier": "Brier score", "ece": "ECE", "mce": "MCE", "nll": "NLL", "mcc": "MCC", "ci95": "95% CI",
-    "f1": "F1", "n_records": "Records", "n_items": "Items", "n_classes": "Classes",
-    "label_column": "Label column", "ood": "Out-of-distribution detection", "auroc": "AUROC",
-    "aupr": "AUPR", "fpr95": "FPR at 95% TPR", "split_summary": "Data split",
-    "argv": "Command line", "git_dirty": "Uncommitted changes", "data_files": "Data files (SHA-256)",
-    "created": "Run at (UTC)",
-}
-
-
-@dataclass
-class Cell:
-    """One table cell: its text and whether it holds a number (right-aligned)."""
-
-    text: str
-    numeric: bool = False
-
-
-@dataclass
-class Table:
-    """A table with an optional caption; ``collapsed`` folds it into <details>."""
-
-    header: list[str]
-    rows: list[list[Cell]]
-    caption: str = ""
-    collapsed: bool = False
 
 
 @dataclass
@@ -88,136 +67,19 @@ class Section:
     parts: list[Part]
 
 
-def label(key: object) -> str:
-    """Return a readable name for a metrics.json key.
-
-    Example:
-        >>> label("log_loss_nats"), label("n_bins")
-        ('Log loss (nats)', 'N bins')
-    """
-    text = str(key)
-    if text in _LABELS:
-        return _LABELS[text]
-    text = text.replace("_", " ")
-    return text[:1].upper() + text[1:]
-
-
-def format_number(x: float | int) -> str:
-    """Format a number with 3-4 significant digits (integers in full).
-
-    Example:
-        >>> [format_number(v) for v in (0.95, 0.123456, 40.1, 123456.7, 12, 12345, 2.5e-05, float("nan"))]
-        ['0.95', '0.1235', '40.1', '123,457', '12', '12,345', '2.5e-05', 'n/a']
-    """
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, int):
-        return f"{x:,}" if abs(x) >= 10000 else str(x)
-    if math.isnan(x):
-        return "n/a"
-    if math.isinf(x):
-        return "∞" if x > 0 else "-∞"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    if x != 0 and abs(x) < 1e-3:
-        return f"{x:.3g}"
-    return f"{x:.4g}"
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def format_value(value: Any) -> str:
-    """Format any metrics.json value compactly; ``{"value", "ci95"}`` as ``v [lo, hi]``.
-
-    Example:
-        >>> format_value({"value": 0.95, "ci95": [0.93123, 0.97]})
-        '0.95 [0.9312, 0.97]'
-        >>> format_value(None), format_value([1, 2.5]), format_value({"a": 1})
-        ('–', '[1, 2.5]', 'a: 1')
-    """
-    if value is None:
-        return "–"
-    if isinstance(value, bool) or _is_number(value):
-        return format_number(value)
-    if isinstance(value, Mapping) and "value" in value:
-        text = format_value(value["value"])
-        return text + (f" {format_value(value['ci95'])}" if value.get("ci95") is not None else "")
-    if isinstance(value, Mapping):
-        return ", ".join(f"{key}: {format_value(item)}" for key, item in value.items())
-    if isinstance(value, list | tuple):
-        if len(value) > 12:
-            return f"{len(value)} values"
-        return "[" + ", ".join(format_value(item) for item in value) + "]"
-    return str(value)
-
-
-def _cell(value: Any) -> Cell:
-    numeric = _is_number(value) or (isinstance(value, Mapping) and "value" in value)
-    return Cell(format_value(value), numeric=numeric)
-
-
-def _is_nested(value: Any) -> bool:
-    return isinstance(value, Mapping) and "value" not in value
-
-
-def _key_value_table(mapping: Mapping[str, Any], caption: str = "", raw_keys: bool = False) -> Table:
-    rows = [[Cell(str(key) if raw_keys else label(key)), _cell(value)] for key, value in mapping.items()]
-    return Table(["", "Value"], rows, caption=caption, collapsed=len(rows) > COLLAPSE_ROWS)
-
-
-def _records_table(records: Mapping[str, Any], first: str, first_columns: Sequence[str] = ()) -> Table:
-    """Rows are records (name -> mapping); columns the union of their scalar keys."""
-    columns = list(first_columns)
-    for record in records.values():
-        if isinstance(record, Mapping):
-            columns += [key for key, item in record.items() if key not in columns and not _is_nested(item)]
-    present = [c for c in columns if any(isinstance(r, Mapping) and c in r for r in records.values())]
-    rows = []
-    for name, record in records.items():
-        record = record if isinstance(record, Mapping) else {"value": record}
-        rows.append([Cell(str(name))] + [_cell(record.get(column)) for column in present])
-    return Table([first] + [label(c) for c in present], rows, collapsed=len(rows) > COLLAPSE_ROWS)
-
-
-def _mapping_tables(mapping: Mapping[str, Any]) -> list[Table]:
-    """Scalars as a key/value table; nested mappings side by side as columns.
-
-    A list of mappings (e.g. the members of an ensemble) becomes one column per item, ``key 1``, ``key 2``, ….
-    """
-    expanded = {}
-    for key, value in mapping.items():
-        if isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
-            expanded.update({f"{key} {i}": item for i, item in enumerate(value, 1)})
-        else:
-            expanded[key] = value
-    mapping = expanded
-    tables = []
-    scalars = {key: value for key, value in mapping.items() if not _is_nested(value)}
-    nested = {key: value for key, value in mapping.items() if _is_nested(value)}
-    if scalars:
-        tables.append(_key_value_table(scalars))
-    if nested:
-        row_keys = list(dict.fromkeys(key for value in nested.values() for key in value))
-        rows = [[Cell(label(row))] + [_cell(value.get(row)) for value in nested.values()] for row in row_keys]
-        tables.append(Table([""] + [label(key) for key in nested], rows, collapsed=len(rows) > COLLAPSE_ROWS))
-    return tables
-
-
 def _headline_part(metrics: Mapping[str, Any]) -> Part | None:
     headline = metrics.get("headline")
     if not isinstance(headline, Mapping) or not headline:
         return None
     records = {label(key): value for key, value in headline.items()}
-    return Part("Headline metrics (95% bootstrap CI)", [_records_table(records, "Metric", ("value", "ci95"))])
+    return Part("Headline metrics (95% bootstrap CI)", [records_table(records, "Metric", ("value", "ci95"))])
 
 
 def _per_class_part(metrics: Mapping[str, Any]) -> Part | None:
     per_class = metrics.get("per_class")
     if not isinstance(per_class, Mapping) or not per_class:
         return None
-    table = _records_table(per_class, "Class", ("precision", "recall", "f1", "support"))
+    table = records_table(per_class, "Class", ("precision", "recall", "f1", "support"))
     table.caption = f"{len(per_class)} classes"
     return Part("Per-class metrics", [table])
 
@@ -231,7 +93,7 @@ def _confusion_part(metrics: Mapping[str, Any]) -> Part | None:
     shown = isinstance(matrix, list) and 0 < len(classes) <= CONFUSION_TABLE_MAX
     if not shown or len(matrix) != len(classes):
         return None
-    rows = [[Cell(name)] + [_cell(count) for count in row] for name, row in zip(classes, matrix, strict=True)]
+    rows = [[Cell(name)] + [cell(count) for count in row] for name, row in zip(classes, matrix, strict=True)]
     table = Table(["true \\ predicted"] + classes, rows, caption="Counts (rows: true class)", collapsed=True)
     return Part("Confusion matrix", [table])
 
@@ -245,23 +107,23 @@ def _baselines_part(metrics: Mapping[str, Any]) -> Part | None:
                if isinstance(record, Mapping) and record.get("not_run")}
     ran = {name: record for name, record in baselines.items() if name not in not_run}
     own = dict(metrics.get("headline") or {})
-    own.update({key: value for key, value in (metrics.get("metrics") or {}).items() if not _is_nested(value)})
+    own.update({key: value for key, value in (metrics.get("metrics") or {}).items() if not is_nested(value)})
     columns = list(dict.fromkeys(
         key for record in ran.values() if isinstance(record, Mapping)
-        for key, item in record.items() if not _is_nested(item)))
+        for key, item in record.items() if not is_nested(item)))
     records = {"seqxent model": {key: own.get(key) for key in columns}, **ran}
     if not_run:  # a status column: the rows of peers that were not run say why
         records = {name: {**record, "status": "ran"} for name, record in records.items()}
         records.update({name: {"status": f"not run: {reason}"} for name, reason in not_run.items()})
         columns.append("status")
-    table = _records_table(records, "Method", columns)
+    table = records_table(records, "Method", columns)
     table.caption = "This model first, then each baseline"
     return Part("Comparison with baselines", [table])
 
 
 def _generic_part(title: str, value: Any) -> Part | None:
     if isinstance(value, Mapping) and value:
-        return Part(title, _mapping_tables(value))
+        return Part(title, mapping_tables(value))
     return None
 
 
@@ -271,10 +133,10 @@ def _provenance_part(provenance: Any) -> Part | None:
     scalars = {key: value for key, value in provenance.items() if not isinstance(value, Mapping)}
     if isinstance(scalars.get("argv"), list):
         scalars["argv"] = shlex.join(str(arg) for arg in scalars["argv"])
-    tables = [_key_value_table(scalars)] if scalars else []
+    tables = [key_value_table(scalars)] if scalars else []
     for key, value in provenance.items():
         if isinstance(value, Mapping) and value and key != "config":
-            tables.append(_key_value_table(value, caption=label(key), raw_keys=True))
+            tables.append(key_value_table(value, caption=label(key), raw_keys=True))
     config = provenance.get("config")
     pre = yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True) if config else ""
     return Part("Provenance", tables, pre=pre)
@@ -288,7 +150,7 @@ def _overview(metrics: Mapping[str, Any]) -> Part | None:
              if key not in _KNOWN_KEYS and key not in values and not isinstance(value, Mapping)}
     ordered = {key: values[key] for key in _OVERVIEW_KEYS if key in values}
     rows = {**ordered, **extra}
-    return Part("Overview", [_key_value_table(rows)]) if rows else None
+    return Part("Overview", [key_value_table(rows)]) if rows else None
 
 
 def _images_part(directory: Path) -> Part | None:
@@ -390,19 +252,6 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file next to ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as handle:  # honours the umask, unlike tempfile.mkstemp
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def render_report(
     dataset_dirs: Sequence[str | os.PathLike],
     output: str | os.PathLike,
@@ -434,5 +283,6 @@ def render_report(
     html = _environment().get_template("report.html").render(
         title=title, sections=sections, config_yaml=config_yaml, version=seqxent.__version__
     )
-    _write_atomic(output, html)
+    with atomic_write(output) as handle:
+        handle.write(html)
     return output

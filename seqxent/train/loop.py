@@ -10,7 +10,7 @@ import copy
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,99 +20,18 @@ from torch.optim.swa_utils import AveragedModel
 from tqdm import tqdm
 
 from seqxent.baseline.kmer import KmerLogisticRegression
-from seqxent.data.batching import Augment, Collate, Example, iterate_batches
+from seqxent.data.batching import Collate, iterate_batches
 from seqxent.data.dataset import PreparedData
-from seqxent.data.labels import build_multilabel_loss, validate_multilabel
 from seqxent.errors import InputError
 from seqxent.model.checkpoint import Checkpoint
-from seqxent.model.inference import select_device
+from seqxent.model.engine import select_device
 from seqxent.model.networks import Ensemble, build_model, count_parameters
-from seqxent.train.losses import LossConfig, masked_cross_entropy
-from seqxent.train.objective import Objective, build_objective
+from seqxent.tasks import get_task
+from seqxent.train.config import TrainConfig
+from seqxent.train.objective import build_objective
 from seqxent.train.resume import TrainingState, capture_rng, fingerprint, load_state, restore_rng, save_state
 
 log = logging.getLogger(__name__)
-
-# Valid ranges of the float settings: name -> (test, interval as shown in the error).
-_RANGES = {"dropout": (lambda v: 0 <= v < 1, "[0, 1)"), "focal_alpha": (lambda v: 0 <= v < 1, "[0, 1)"),
-           "effective_beta": (lambda v: 0 <= v < 1, "[0, 1)"), "pos_weight": (lambda v: 0 <= v < math.inf, "[0, ∞)"),
-           "label_smoothing": (lambda v: 0 <= v < 1, "[0, 1)"), "mixup_alpha": (lambda v: 0 <= v < math.inf, "[0, ∞)"),
-           "distill_alpha": (lambda v: 0 <= v <= 1, "[0, 1]"), "kmer_k": (lambda v: 0 <= v <= 10, "[0, 10]"),
-           "distill_temperature": (lambda v: 0 < v < math.inf, "(0, ∞)"),
-           "kmer_c": (lambda v: 0 < v < math.inf, "(0, ∞)"),
-           "ema_decay": (lambda v: 0 <= v < 1, "[0, 1)")}
-
-
-@dataclass
-class TrainConfig:
-    """Training hyperparameters (the ``train:`` block of ``config.yaml``; CLI flags of ``seqxent train``)."""
-
-    epochs: int = 20
-    batch_size: int = 32
-    max_tokens: int = 0
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    patience: int = 4
-    channels: int = 64
-    kernel_size: int = 9
-    layers: int = 4
-    dropout: float = 0.2
-    kmer_k: int = 0
-    kmer_init: str = "random"
-    kmer_c: float = 100.0
-    jsd_lambda: float = 0.0
-    loss: str = "ce"
-    focal_gamma: float = 2.0
-    focal_alpha: float = 0.0
-    class_weighting: str = "none"
-    effective_beta: float = 0.999
-    pos_weight: float = 0.0
-    label_smoothing: float = 0.0
-    mixup_alpha: float = 0.0
-    teacher: str = ""
-    distill_alpha: float = 0.5
-    distill_temperature: float = 2.0
-    max_length: int = 0
-    fragment_prob: float = 0.0
-    fragment_min: int = 200
-    noise_rate: float = 0.0
-    ema_decay: float = 0.0
-    ensemble: int = 1
-    seed: int = 1
-    device: str = "auto"
-    threads: int = 2
-
-    def __post_init__(self):
-        for name in ("epochs", "batch_size", "patience", "channels", "layers", "threads", "ensemble"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"Expected argument `{name}` to be ≥ 1, but got {getattr(self, name)}")
-        for name, (test, interval) in _RANGES.items():
-            if not test(getattr(self, name)):
-                raise InputError(f"Expected argument `{name}` to be in {interval}, but got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise InputError(f"Expected argument `lr` to be > 0, but got {self.lr}")
-        if self.kmer_init not in KMER_INITS:
-            raise InputError(f"Expected argument `kmer_init` to be one of {list(KMER_INITS)}, "
-                             f"but got {self.kmer_init!r}")
-        if self.kmer_k and self.mixup_alpha:  # a mixture of two one-hot sequences has no k-mers to count
-            raise InputError(f"Expected argument `mixup_alpha` to be 0 with `kmer_k` {self.kmer_k}, "
-                             f"but got {self.mixup_alpha}")
-        self.augment()  # checks fragment_prob, fragment_min and noise_rate
-
-    def augment(self) -> Augment:
-        """The :class:`~seqxent.data.batching.Augment` (training-time corruption) these settings describe."""
-        return Augment(self.fragment_prob, self.fragment_min, self.noise_rate)
-
-    def loss_config(self) -> LossConfig:
-        """The :class:`~seqxent.train.losses.LossConfig` these settings describe (``pos_weight`` is applied apart)."""
-        return LossConfig(kind=self.loss, gamma=self.focal_gamma, alpha=self.focal_alpha or None,
-                          class_weighting=self.class_weighting, beta=self.effective_beta,
-                          label_smoothing=self.label_smoothing, jsd_lambda=self.jsd_lambda)
-
-
-#: Starting weights of the k-mer branch: PyTorch's default, or the k-mer logistic regression of the training split.
-KMER_INITS = ("random", "logreg")
-
 
 def init_kmer_branch(model: torch.nn.Module, data: PreparedData, classes: list[str], cfg: TrainConfig) -> None:
     """Set the k-mer branch of ``model`` to the k-mer logistic regression fitted on the training split.
@@ -152,35 +71,17 @@ def build_network(data: PreparedData, classes: list[str], cfg: TrainConfig) -> t
 
     With ``kmer_init: logreg`` the network's k-mer branch starts as :func:`init_kmer_branch` sets it.
     """
-    kind = "residue_cnn" if data.task == "residue" else "sequence_cnn"  # multilabel: one logit per label
+    task = get_task(data.task)
+    task.check_training(cfg, data.alphabet.name)
+    kind = task.architecture  # multilabel: the sequence CNN with one logit per label
     hparams = {"in_channels": data.alphabet.size, "n_classes": len(classes), "channels": cfg.channels,
                "kernel_size": cfg.kernel_size, "layers": cfg.layers, "dropout": cfg.dropout}
     if cfg.kmer_k:  # left out when off, so checkpoints of networks without it keep their hyperparameters
-        if kind != "sequence_cnn":
-            raise InputError(f"Expected argument `kmer_k` to be 0 for {data.task} tasks, but got {cfg.kmer_k}")
         hparams["kmer_k"] = cfg.kmer_k
     model = build_model(kind, hparams)
     if cfg.kmer_k and cfg.kmer_init == "logreg":
-        if data.task != "sequence" or data.alphabet.name != "dna":  # the baseline counts DNA k-mers
-            raise InputError(f"Expected argument `kmer_init` to be 'random' for {data.task} tasks on "
-                             f"{data.alphabet.name}, but got {cfg.kmer_init!r}")
         init_kmer_branch(model, data, classes, cfg)
     return kind, hparams, model
-
-
-@torch.no_grad()
-def validate(model, examples: list[Example], collate: Collate, batch_size: int, device) -> tuple[float, float]:
-    """Mean cross-entropy (nats per item) and accuracy over ``examples``."""
-    model.eval()
-    total, correct, count = 0.0, 0, 0
-    for batch in iterate_batches(examples, collate, batch_size):
-        batch = batch.to(device)
-        logits = model(batch.x, batch.mask)
-        n = int((batch.target != -100).sum())
-        total += float(masked_cross_entropy(logits, batch.target)) * n
-        correct += int(((logits.argmax(dim=1) == batch.target) & (batch.target != -100)).sum())
-        count += n
-    return total / max(count, 1), correct / max(count, 1)
 
 
 def _ema(model: torch.nn.Module, decay: float) -> AveragedModel | None:
@@ -265,16 +166,14 @@ def train_model(data: PreparedData, cfg: TrainConfig, state_path: Path | None = 
         return train_ensemble(data, cfg, state_path)
     seed_everything(cfg.seed, cfg.threads)
     device = select_device(cfg.device)
-    classes = data.classes()
-    train, valid = data.examples("train", classes), data.examples("valid", classes)
+    task = get_task(data.task)
+    classes = task.classes(data)
+    train, valid = task.examples(data, "train", classes), task.examples(data, "valid", classes)
     if not train or not valid:
         raise InputError(f"data set {data.name!r}: empty split (train {len(train)}, valid {len(valid)})")
     kind, hparams, model = build_network(data, classes, cfg)
     model.to(device)
-    if data.task == "multilabel":  # sigmoid outputs: the sum of binary cross-entropies
-        objective, validate_fn = Objective(build_multilabel_loss(asdict(cfg)), len(classes)), validate_multilabel
-    else:
-        objective, validate_fn = build_objective(cfg, data, classes, device), validate
+    objective = build_objective(cfg, data, classes, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
     rng = np.random.default_rng(cfg.seed)
@@ -293,7 +192,7 @@ def train_model(data: PreparedData, cfg: TrainConfig, state_path: Path | None = 
             break
         row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
         row.update(_train_epoch(model, train, train_collate, cfg, objective, optimizer, rng, device, epoch, ema))
-        row["valid_ce"], row["valid_accuracy"] = validate_fn(evaluated, valid, eval_collate, cfg.batch_size, device)
+        row["valid_ce"], row["valid_accuracy"] = task.validate(evaluated, valid, eval_collate, cfg.batch_size, device)
         row["seconds"] = time.perf_counter() - start
         history.append(row)
         scheduler.step()
@@ -342,16 +241,15 @@ def train_ensemble(data: PreparedData, cfg: TrainConfig, state_path: Path | None
         members.append(ckpt)
         histories.append(history.assign(member=i + 1))
     first = members[0]
-    combine = "sigmoid" if data.task == "multilabel" else "softmax"
-    hparams = {"member": first.architecture, "n_members": cfg.ensemble, "combine": combine, **first.hparams}
+    task = get_task(data.task)
+    hparams = {"member": first.architecture, "n_members": cfg.ensemble, "combine": task.activation, **first.hparams}
     model = Ensemble(**hparams)
     for net, ckpt in zip(model.members, members, strict=True):
         net.load_state_dict(ckpt.model.state_dict())
     model.eval()
-    classes = data.classes()
-    validate_fn = validate_multilabel if data.task == "multilabel" else validate
-    valid_ce, valid_accuracy = validate_fn(model, data.examples("valid", classes), Collate(data.alphabet),
-                                           cfg.batch_size, torch.device("cpu"))
+    classes = first.classes
+    valid_ce, valid_accuracy = task.validate(model, task.examples(data, "valid", classes), Collate(data.alphabet),
+                                             cfg.batch_size, torch.device("cpu"))
     per_member = ("best_epoch", "epochs_run", "best_valid_ce", "seconds")
     meta = {**{k: v for k, v in first.meta.items() if k not in per_member + ("train_config",)},
             "train_config": asdict(cfg), "parameters": count_parameters(model),

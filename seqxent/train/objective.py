@@ -1,7 +1,7 @@
 """The training objective of ``seqxent train``: a cross-entropy variant, optional mixup, optional distillation.
 
-Every variant is a :class:`~seqxent.train.loop.TrainConfig` field (a ``train:`` key of ``config.yaml`` and a flag of
-``seqxent train``); the mathematics lives in :mod:`seqxent.train.losses`:
+Every variant is a :class:`~seqxent.train.config.TrainConfig` field (a ``train:`` key of ``config.yaml`` and a flag of
+``seqxent train``); the mathematics lives in :mod:`seqxent.model.losses` and :mod:`seqxent.model.soft_targets`:
 
 - ``loss: ce | focal`` with ``focal_gamma`` γ and, for a binary task, ``focal_alpha`` α (weight of the positive
   class, 1 - α for the other).
@@ -38,46 +38,19 @@ import torch.nn.functional as F  # noqa: N812
 
 from seqxent.errors import InputError
 from seqxent.model.checkpoint import Checkpoint, load_checkpoint
-from seqxent.train.losses import (
-    Loss,
-    LossOutput,
-    adjacent_jsd,
-    build_loss,
-    class_weights,
-    distillation_loss,
-    masked_cross_entropy,
-    mixup,
-    soft_cross_entropy,
-)
+from seqxent.model.losses import Loss, LossOutput, adjacent_jsd, masked_cross_entropy
+from seqxent.model.soft_targets import distillation_loss, mixup, soft_cross_entropy
+from seqxent.tasks import get_task
 
 if TYPE_CHECKING:
     from seqxent.data.batching import Batch
     from seqxent.data.dataset import PreparedData
-    from seqxent.train.loop import TrainConfig
+    from seqxent.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
 # Seed offset of the mixup generator, so that its draws differ from the torch seed's.
 _MIXUP_SEED_OFFSET = 7919
-
-
-def build_train_loss(cfg: TrainConfig, class_counts) -> Loss:
-    """The configured (weighted, focal or smoothed) loss; ``pos_weight`` gives the binary weights ``(1, β)``.
-
-    Raises:
-        InputError: for settings that do not fit together or do not fit the classes.
-    """
-    try:
-        config = cfg.loss_config()
-        if not cfg.pos_weight:
-            return build_loss(config, class_counts)
-        if cfg.focal_alpha:
-            raise ValueError(f"Expected `focal_alpha` 0 with `pos_weight` {cfg.pos_weight}, "
-                             f"but got {cfg.focal_alpha}")
-        weight = class_weights(class_counts, config.class_weighting, pos_weight=cfg.pos_weight)
-    except ValueError as err:
-        raise InputError(f"training loss: {err}") from None
-    return Loss(config, alpha=weight) if config.kind == "focal" else Loss(config, weight=weight)
 
 
 def load_teacher(path: str, data: PreparedData, classes: list[str], device: torch.device) -> Checkpoint:
@@ -186,15 +159,17 @@ class Objective:
 
 
 def build_objective(cfg: TrainConfig, data: PreparedData, classes: list[str], device: torch.device) -> Objective:
-    """The training objective a :class:`~seqxent.train.loop.TrainConfig` describes, for one data set.
+    """The training objective a :class:`~seqxent.train.config.TrainConfig` describes, for one data set.
 
     Raises:
         InputError: for incompatible settings, or a teacher that does not fit the data set.
     """
+    task = get_task(data.task)
+    task.check_training(cfg, data.alphabet.name)
     _check_combination(cfg)
-    loss = build_train_loss(cfg, data.class_counts(classes))
+    loss = task.loss(cfg, task.class_counts(data, classes))
     mixup_alpha = cfg.mixup_alpha
-    if mixup_alpha and data.task == "residue":
+    if mixup_alpha and not task.mixup:
         log.warning("mixup_alpha %s ignored: mixup applies to sequence tasks only", mixup_alpha)
         mixup_alpha = 0.0
     teacher = None

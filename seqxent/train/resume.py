@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from seqxent.data.io import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +108,9 @@ def restore_rng(rng: dict, generator: np.random.Generator) -> None:
 
 
 def save_state(state: TrainingState, path: Path | str) -> None:
-    """Write the state atomically: a temporary file in the same directory, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save({"format": FORMAT, **asdict(state)}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write the state atomically (:func:`~seqxent.data.io.atomic_write`), with an ordinary file's permissions."""
+    with atomic_write(path, "wb") as handle:
+        torch.save({"format": FORMAT, **asdict(state)}, handle)
 
 
 def load_state(path: Path | str, expected_fingerprint: str) -> TrainingState | None:

@@ -9,7 +9,6 @@ from seqxent.baseline.kmer import (
     LabelLookup,
     MajorityClass,
     kmer_features,
-    kmer_indices,
 )
 
 
@@ -41,23 +40,6 @@ def test_kmer_features_exact_acgta():
 def test_kmer_features_repeated_kmer_is_counted():
     x = kmer_features(["AAAA"], k=2, norm=None)
     assert x[0, 0] == 3 and x.nnz == 1
-
-
-@pytest.mark.parametrize(
-    ("seq", "expected"),
-    [
-        ("ACNGT", ["AC", "GT"]),  # N breaks every window that contains it
-        ("ACRGT", ["AC", "GT"]),  # IUPAC code R
-        ("AC-GT", ["AC", "GT"]),  # gap
-        ("acgt", ["AC", "CG", "GT"]),  # lower case
-        ("ACGU", ["AC", "CG", "GT"]),  # U reads as T
-        ("A", []),  # shorter than k
-        ("", []),
-    ],
-    ids=["N", "IUPAC", "gap", "lowercase", "uracil", "short", "empty"],
-)
-def test_kmer_indices_skip_non_acgt(seq, expected):
-    assert kmer_indices(seq, 2).tolist() == [kmer_column(w) for w in expected]
 
 
 @pytest.mark.parametrize(("k", "norm"), list(itertools.product([1, 2, 3, 5], [None, "l1", "l2"])))

@@ -7,16 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seqxent.baseline.peers import (
-    METHODS,
-    BlastTopHit,
-    MethodResult,
-    RdpClassifier,
-    Sintax,
-    decode_label,
-    encode_label,
-    run_method,
-)
+from seqxent.baseline import peers
+from seqxent.baseline.methods import METHODS, MethodResult, run_method
+from seqxent.baseline.peers import BlastTopHit, RdpClassifier, Sintax, decode_label, encode_label
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 # Class names that break naive headers: SINTAX splits on "," and ":", RDP on ";" and "*", FASTA on spaces.
@@ -85,6 +78,28 @@ def test_rdp_screens_queries_without_words():
     screened = RdpClassifier()._screen(["", "NNNNNNNNNNNN", "ACGTNACGTN", "ACGTACGTA"])
     assert screened == {0: "empty sequence", 1: "fewer than 1 8-mers made of A, C, G, T only",
                         2: "fewer than 1 8-mers made of A, C, G, T only"}  # fmt: skip
+
+
+def test_sintax_inputs_are_two_line_fasta_with_internal_ids(tmp_path, monkeypatch):
+    monkeypatch.setattr(peers, "_run", lambda command, cwd: (cwd / "sintax.tsv").write_text("q0\ts:b(0.90)\n"))
+    result = Sintax().classify(["ACGT", "GGCC"], ["Osmia sp. 1", "b"], ["x", "y", "z"], ["ACGA", "", "TTTT"],
+                               workdir=tmp_path)
+    assert (tmp_path / "reference.fa").read_text() == ">r0;tax=s:Osmia%20sp.%201\nACGT\n>r1;tax=s:b\nGGCC\n"
+    assert (tmp_path / "query.fa").read_text() == ">q0\nACGA\n>q2\nTTTT\n"  # the empty query never reaches it
+    assert result.labels == {"x": "b", "y": None, "z": None}
+    assert result.skipped == {"y": "empty sequence", "z": "no output line for this query"}
+
+
+def test_rdp_training_headers_hold_the_lineage_after_a_tab(tmp_path, monkeypatch):
+    def fake_java(command, cwd):
+        (cwd / "model").mkdir(exist_ok=True)
+        (cwd / "rdp.tsv").write_text("q0\t\tRoot\trootrank\t1.0\ta%20b\tgenus\t0.75\n")
+
+    monkeypatch.setattr(peers, "_run", fake_java)
+    result = RdpClassifier(jar="rdp.jar").classify(["ACGTACGTAC", "GGCCGGCCGG"], ["a b", "c"], ["x"],
+                                                   ["ACGTACGTAA"], workdir=tmp_path)
+    assert (tmp_path / "train.fa").read_text() == ">r0\tRoot;a%20b\nACGTACGTAC\n>r1\tRoot;c\nGGCCGGCCGG\n"
+    assert (result.labels, result.confidence) == ({"x": "a b"}, {"x": 0.75})
 
 
 @pytest.fixture(scope="module")

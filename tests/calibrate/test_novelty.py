@@ -1,5 +1,6 @@
 """Tests of seqxent.calibrate.novelty and its wiring: hold-out at prepare time, the abstain rule of `seqxent calibrate`,
-novelty columns and `unassigned` in `seqxent predict`, and `seqxent ood`."""
+novelty columns and `unassigned` in `seqxent predict`, and `seqxent ood` on the command line (its numbers:
+tests/ood/test_ood.py; hold_out_classes itself: tests/prepare/test_holdout.py)."""
 
 import json
 import math
@@ -7,17 +8,18 @@ import math
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import average_precision_score, roc_auc_score
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seqxent.calibrate.novelty import (
-    NOVEL,
     SCORES,
     AbstainRule,
-    NoveltyInputs,
-    evaluate_novelty,
+    energy_score,
     fit_abstain_rule,
-    hold_out_classes,
+    msp_score,
+    nll_score,
     novelty_scores,
+    threshold_for_recall,
 )
 from seqxent.calibrate.reference import KmerReference
 from seqxent.calibrate.temperature import fit_temperature
@@ -29,10 +31,12 @@ from seqxent.errors import InputError
 from seqxent.evaluate.decisions import decision_summary
 from seqxent.evaluate.split import split_predictions
 from seqxent.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from seqxent.model.inference import softmax
 from seqxent.model.networks import build_model
+from seqxent.model.probs import softmax
 from seqxent.predict.stream import predict_records
 from seqxent.prepare.build import PrepareConfig, prepare_dataset
+from seqxent.prepare.holdout import NOVEL, hold_out_classes
+from seqxent.tasks import get_task
 
 LOGITS = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, -1.0], [1.0, 2.0, 3.0], [-2.0, 5.0, 0.5]])
 
@@ -75,6 +79,85 @@ def test_temperature_changes_the_ranking_of_msp():
 def test_novelty_scores_reject_bad_temperature(temperature):
     with pytest.raises(ValueError, match="Expected argument `temperature`"):
         novelty_scores(LOGITS, temperature)
+
+
+# --- the scores one by one, threshold_for_recall ----------------------------------------------------------------
+
+
+def test_scores_exact_values_for_uniform_logits():
+    # C = 4 uniform: MSP 1/4, so msp 3/4, nll log 4, energy -log 4.
+    uniform = np.zeros((1, 4))
+    assert msp_score(uniform).tolist() == [0.75]
+    assert nll_score(uniform) == pytest.approx([math.log(4)], rel=1e-15)
+    assert energy_score(uniform) == pytest.approx([-math.log(4)], rel=1e-15)
+
+
+@pytest.mark.parametrize("score", [energy_score, msp_score, nll_score])
+def test_scores_are_higher_for_flatter_logits(score):
+    confident, flat = [[8.0, 0.0, 0.0]], [[0.1, 0.0, 0.0]]
+    assert score(flat)[0] > score(confident)[0]
+
+
+@pytest.mark.parametrize("score", [energy_score, msp_score, nll_score])
+def test_scores_accept_torch_and_numpy_alike(score):
+    as_torch = score(torch.tensor(LOGITS, dtype=torch.float32))
+    as_numpy = score(LOGITS.astype(np.float32))
+    assert as_torch.dtype == np.float64 and as_torch.shape == (len(LOGITS),)
+    np.testing.assert_array_equal(as_torch, as_numpy)
+
+
+@pytest.mark.parametrize("score", [msp_score, nll_score])
+def test_scores_accept_log_probabilities(score):
+    log_probs = torch.log_softmax(torch.tensor(LOGITS, dtype=torch.float64), dim=1)
+    np.testing.assert_allclose(score(log_probs), score(LOGITS), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("logits", "match"),
+    [
+        pytest.param([1.0, 2.0], r"shape \(N, C\)", id="1-D"),
+        pytest.param(np.zeros((2, 0)), r"shape \(N, C\)", id="no-classes"),
+        pytest.param([[0.0, float("nan")]], "finite", id="nan"),
+    ],
+)
+@pytest.mark.parametrize("score", [energy_score, msp_score, nll_score])
+def test_scores_reject_invalid_logits(score, logits, match):
+    with pytest.raises(ValueError, match=match):
+        score(logits)
+
+
+@pytest.mark.parametrize("temperature", [0.0, -1.0, float("inf"), True])
+def test_energy_score_rejects_invalid_temperature(temperature):
+    with pytest.raises(ValueError, match="argument `temperature`"):
+        energy_score(LOGITS, temperature)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    scores=st.lists(st.integers(-20, 20), min_size=1, max_size=60),
+    recall=st.floats(0.01, 1.0),
+)
+def test_threshold_for_recall_is_smallest_sufficient_score(scores, recall):
+    scores = np.array(scores, dtype=np.float64) / 4
+    t = threshold_for_recall(scores, recall)
+    assert t in scores
+    assert np.mean(scores <= t) >= recall - 1e-9
+    smaller = scores[scores < t]
+    if smaller.size:
+        assert np.mean(scores <= smaller.max()) < recall - 1e-9
+
+
+@pytest.mark.parametrize(("n", "recall", "expected_kept"), [(100, 0.95, 95), (20, 0.95, 19), (10, 0.7, 7)])
+def test_threshold_for_recall_exact_fraction_despite_rounding(n, recall, expected_kept):
+    # 0.95 * 100 etc. are not exact in binary; exactly `expected_kept` items must be kept, not one more.
+    scores = np.arange(n, dtype=np.float64)
+    assert threshold_for_recall(scores, recall) == expected_kept - 1
+
+
+@pytest.mark.parametrize("recall", [0.0, -0.1, 1.5, float("nan")])
+def test_threshold_for_recall_rejects_invalid_recall(recall):
+    with pytest.raises(ValueError, match="argument `recall`"):
+        threshold_for_recall([0.1, 0.2], recall)
 
 
 # --- AbstainRule, fit_abstain_rule ------------------------------------------------------------------------------
@@ -123,90 +206,6 @@ def test_fit_abstain_rule_rejects_bad_arguments(kwargs, match):
         fit_abstain_rule(LOGITS, **kwargs)
 
 
-# --- hold_out_classes -----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("n_classes", "fraction", "expected"),
-                         [(41, 0.1, 4), (10, 0.25, 3), (10, 0.05, 1), (20, 0.125, 3), (3, 0.2, 1), (5, 0.5, 3)])
-def test_hold_out_classes_count(n_classes, fraction, expected):
-    labels = [f"c{i:02d}" for i in range(n_classes) for _ in range(i % 3 + 1)]
-    held = hold_out_classes(labels, fraction, seed=7)
-    assert len(held) == expected and held == sorted(held) and set(held) <= set(labels)
-
-
-def test_hold_out_classes_is_seeded():
-    labels = [f"c{i}" for i in range(30)]
-    assert hold_out_classes(labels, 0.2, seed=1) == hold_out_classes(labels[::-1], 0.2, seed=1)
-    draws = {tuple(hold_out_classes(labels, 0.2, seed=s)) for s in range(5)}
-    assert len(draws) > 1
-
-
-@pytest.mark.parametrize(("labels", "fraction", "match"), [
-    (["a", "b", "c"], 1.0, "Expected argument `fraction`"),
-    (["a", "b", "c"], -0.1, "Expected argument `fraction`"),
-    (["a", "b"], 0.1, "Expected at least 2 classes to remain"),
-    (["a", "b", "c", "d"], 0.7, "Expected at least 2 classes to remain"),
-])
-def test_hold_out_classes_rejects(labels, fraction, match):
-    with pytest.raises(ValueError, match=match):
-        hold_out_classes(labels, fraction)
-
-
-# --- evaluate_novelty -----------------------------------------------------------------------------------------
-
-
-def _novelty_inputs(seed=0):
-    rng = np.random.default_rng(seed)
-    valid = rng.normal(size=(30, 4)) + np.eye(4)[rng.integers(0, 4, 30)] * 4
-    target = rng.integers(0, 4, 25)
-    test = rng.normal(size=(25, 4)) + np.eye(4)[target] * 4
-    novel = rng.normal(size=(12, 4)) * 1.5
-    return NoveltyInputs(valid, test, target, novel)
-
-
-def test_evaluate_novelty_matches_independent_computation():
-    inputs = _novelty_inputs()
-    rule = fit_abstain_rule(inputs.valid, 1.7, "msp", 0.9)
-    out = evaluate_novelty(inputs, rule, temperatures=[1.0, 3.0])
-    keys = [f"{s} T={t}" for t in ("1", "3", "cal") for s in SCORES]
-    assert [k for k in out if isinstance(out[k], dict)] == keys
-    correct = inputs.test.argmax(axis=1) == inputs.test_target
-    for key in keys:
-        name, t = key.split(" T=")
-        t = 1.7 if t == "cal" else float(t)
-        s_valid, s_test, s_novel = (novelty_scores(z, t)[name] for z in (inputs.valid, inputs.test, inputs.novel))
-        labels = np.r_[np.zeros(25), np.ones(12)]
-        entry = out[key]
-        assert entry["auroc"] == pytest.approx(roc_auc_score(labels, np.r_[s_test, s_novel]))
-        assert entry["aupr"] == pytest.approx(average_precision_score(labels, np.r_[s_test, s_novel]))
-        threshold = sorted(s_valid)[math.ceil(0.9 * 30) - 1]  # 27th smallest of 30 keeps 90 %
-        assert entry["threshold"] == threshold
-        assert entry["test_recall"] == sum(v <= threshold for v in s_test) / 25
-        assert entry["over_classification"] == sum(v <= threshold for v in s_novel) / 12
-        assert entry["accuracy_kept"] == pytest.approx(correct[s_test <= threshold].mean())
-    selected = out["msp T=cal"]
-    assert (out["score"], out["threshold"], out["recall_target"], out["temperature"]) == ("msp", rule.threshold,
-                                                                                       0.9, 1.7)
-    assert out["threshold"] == selected["threshold"]
-    assert (out["test_recall"], out["over_classification"], out["auroc"]) == (
-        selected["test_recall"], selected["over_classification"], selected["auroc"])
-    assert out["best_auroc"] == max(out[k]["auroc"] for k in keys) == out[out["best"]]["auroc"]
-    assert (out["n_test"], out["n_novel"]) == (25, 12)
-    json.dumps(out, allow_nan=False)
-
-
-def test_evaluate_novelty_perfect_separation():
-    valid = np.array([[9.0, 0.0], [0.0, 9.0]])
-    test = np.array([[8.0, 0.0], [0.0, 10.0]])
-    novel = np.array([[0.1, 0.0], [0.0, 0.2]])
-    out = evaluate_novelty(NoveltyInputs(valid, test, np.array([0, 1]), novel),
-                           fit_abstain_rule(valid, 1.0, "nll", 1.0), temperatures=[1.0])
-    for key in ("energy T=1", "msp T=1", "nll T=cal"):
-        assert (out[key]["auroc"], out[key]["aupr"], out[key]["fpr95"]) == (1.0, 1.0, 0.0)
-    assert out["over_classification"] == 0.0
-    assert out["nll T=1"]["accuracy_kept"] == 1.0
-
-
 # --- prepare --novel-classes ------------------------------------------------------------------------------------
 
 
@@ -249,7 +248,7 @@ def test_prepare_holds_out_whole_classes(tmp_path):
 def read_dataset_classes(tmp_path, table):
     write_dataset(table, tmp_path / "d.tsv.gz", {"name": "t", "task": "sequence", "alphabet": "dna",
                                                  "label_column": "species"})
-    return read_dataset(tmp_path / "d.tsv.gz").classes()
+    return get_task("sequence").classes(read_dataset(tmp_path / "d.tsv.gz"))
 
 
 def test_prepare_without_novel_classes_is_unchanged(tmp_path):
@@ -305,7 +304,7 @@ def prepared(tmp_path_factory):
     table, _ = prepare_dataset(_config(tmp_path, novel_classes=0.2, seed=1))
     write_dataset(table, tmp_path / "dataset.tsv.gz", {"name": "t", "task": "sequence", "alphabet": "dna",
                                                        "label_column": "species"})
-    classes = read_dataset(tmp_path / "dataset.tsv.gz").classes()
+    classes = get_task("sequence").classes(read_dataset(tmp_path / "dataset.tsv.gz"))
     hparams = {"in_channels": 4, "n_classes": len(classes), "channels": 8, "kernel_size": 5, "layers": 2,
                "dropout": 0.0}
     torch.manual_seed(0)

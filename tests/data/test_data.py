@@ -10,11 +10,11 @@ from seqxent.data.batching import (
     Augment,
     Collate,
     Example,
-    encode_examples,
     iterate_batches,
     length_batches,
 )
 from seqxent.errors import InputError
+from seqxent.tasks import get_task
 
 DNA = Alphabet.from_name("dna")
 PROTEIN = Alphabet.from_name("protein")
@@ -185,50 +185,50 @@ def test_iterate_batches_yields_every_example_once():
 
 
 def test_encode_examples_sequence_task():
-    out = encode_examples(["a", "b"], ["ACG", "T"], ["y", "x"], DNA, ["x", "y"], "sequence")
+    out = get_task("sequence").encode(["a", "b"], ["ACG", "T"], ["y", "x"], DNA, ["x", "y"])
     assert [ex.id for ex in out] == ["a", "b"]
     assert [ex.target for ex in out] == [1, 0]
     assert out[0].codes.tolist() == DNA.to_codes("ACG").tolist()
 
 
 def test_encode_examples_residue_task():
-    out = encode_examples(["p"], ["MKV"], ["HEC"], PROTEIN, ["H", "E", "C"], "residue")
+    out = get_task("residue").encode(["p"], ["MKV"], ["HEC"], PROTEIN, ["H", "E", "C"])
     assert out[0].target.dtype == np.int64
     assert out[0].target.tolist() == [0, 1, 2]
 
 
 def test_encode_examples_without_labels():
-    out = encode_examples(["a"], ["AC"], None, DNA, [], "sequence")
+    out = get_task("sequence").encode(["a"], ["AC"], None, DNA, [])
     assert out[0].target is None
 
 
 def test_encode_examples_unknown_sequence_label():
     with pytest.raises(InputError) as info:
-        encode_examples(["a", "b"], ["A", "C"], ["x", "z"], DNA, ["x", "y"], "sequence")
+        get_task("sequence").encode(["a", "b"], ["A", "C"], ["x", "z"], DNA, ["x", "y"])
     assert str(info.value) == "record 'b': label 'z' is not one of the classes ['x', 'y']"
 
 
 def test_encode_examples_unknown_residue_label():
     with pytest.raises(InputError) as info:
-        encode_examples(["p"], ["MKV"], ["HGC"], PROTEIN, ["H", "E", "C"], "residue")
+        get_task("residue").encode(["p"], ["MKV"], ["HGC"], PROTEIN, ["H", "E", "C"])
     assert str(info.value) == "record 'p': label 'G' is not one of the classes ['H', 'E', 'C']"
 
 
 @pytest.mark.parametrize("label", ["HE", "HECC"])
 def test_encode_examples_wrong_residue_label_length(label):
     with pytest.raises(InputError) as info:
-        encode_examples(["p"], ["MKV"], [label], PROTEIN, ["H", "E", "C"], "residue")
+        get_task("residue").encode(["p"], ["MKV"], [label], PROTEIN, ["H", "E", "C"])
     assert str(info.value) == f"record 'p': {len(label)} residue labels for 3 residues"
 
 
 def test_encode_examples_invalid_character():
     with pytest.raises(InputError, match="invalid dna character"):
-        encode_examples(["a"], ["AXC"], ["x"], DNA, ["x"], "sequence")
+        get_task("sequence").encode(["a"], ["AXC"], ["x"], DNA, ["x"])
 
 
 def test_encode_examples_length_mismatch_of_inputs():
     with pytest.raises(ValueError):
-        encode_examples(["a", "b"], ["A"], None, DNA, [], "sequence")
+        get_task("sequence").encode(["a", "b"], ["A"], None, DNA, [])
 
 
 # --- Augment ----------------------------------------------------------------------------------------------

@@ -6,7 +6,17 @@ import os
 import pandas as pd
 import pytest
 
-from seqxent.data.io import FastaRecord, atomic_write, iter_fasta, open_text, read_fasta, read_table, write_table
+from seqxent.data.io import (
+    FastaRecord,
+    atomic_write,
+    default_file_mode,
+    iter_fasta,
+    open_text,
+    read_fasta,
+    read_table,
+    write_fasta,
+    write_table,
+)
 from seqxent.errors import InputError
 
 FASTA = ">s1 first record\nACGT\nAC\n>s2\nGGG\n"
@@ -62,11 +72,17 @@ def test_record_without_sequence_is_kept_empty(tmp_path):
     assert [(r.id, r.sequence) for r in records] == [("empty", ""), ("s2", "GGG")]
 
 
-def test_duplicate_id_names_the_id(tmp_path):
-    path = _write(tmp_path / "dup.fasta", ">s1\nA\n>seq7\nC\n>seq7 again\nG\n")
-    with pytest.raises(InputError) as info:
-        read_fasta(path)
-    assert str(info.value) == f"{path}: record 'seq7': duplicate id"
+# Bad FASTA input: one error naming the file, the record or line, and the problem.
+BAD_FASTA = [
+    ("dup.fasta", ">s1\nA\n>seq7\nC\n>seq7 again\nG\n", "record 'seq7': duplicate id"),
+    ("empty.fasta.gz", gzip.compress(b""), "empty file, expected FASTA records"),
+    ("raw.txt", "ACGT\n>s1\nA\n", "not FASTA: expected '>' at the start, got 'ACGT\\n'"),
+    ("noid.fasta", ">s1\nA\n>\nC\n", "record 2: header has no id"),
+    ("cut.fasta.gz", gzip.compress(FASTA.encode())[:5], "truncated or corrupt gzip stream before the first record: "
+     "unreadable (EOFError: Compressed file ended before the end-of-stream marker was reached)"),
+    ("latin1.fasta", b">s1 caf\xe9\nACGT\n", "line 1 (header before the first record): not UTF-8 text, unreadable "
+     "(UnicodeDecodeError: byte 0xe9 is not valid UTF-8)"),
+]
 
 
 def test_iter_fasta_does_not_check_duplicates(tmp_path):
@@ -82,43 +98,12 @@ def test_empty_file(tmp_path, text):
     assert str(info.value) == f"{path}: empty file, expected FASTA records"
 
 
-def test_empty_gzip_file(tmp_path):
-    path = _write(tmp_path / "empty.fasta.gz", gzip.compress(b""))
-    with pytest.raises(InputError, match="empty file"):
-        read_fasta(path)
-
-
-def test_no_header(tmp_path):
-    path = _write(tmp_path / "raw.txt", "ACGT\n>s1\nA\n")
-    with pytest.raises(InputError) as info:
-        read_fasta(path)
-    assert str(info.value) == f"{path}: not FASTA: expected '>' at the start, got 'ACGT\\n'"
-
-
-def test_header_without_id(tmp_path):
-    path = _write(tmp_path / "noid.fasta", ">s1\nA\n>\nC\n")
-    with pytest.raises(InputError, match="record 2: header has no id"):
-        read_fasta(path)
-
-
 def test_truncated_gzip(tmp_path):
     # Long enough that the first line decodes but the stream ends early.
     text = "".join(f">s{i}\n{'ACGT' * 50}\n" for i in range(200))
     data = gzip.compress(text.encode())
     path = _write(tmp_path / "cut.fasta.gz", data[: len(data) // 2])
     with pytest.raises(InputError, match=r"unreadable \(EOFError"):
-        read_fasta(path)
-
-
-def test_truncated_gzip_header(tmp_path):
-    path = _write(tmp_path / "cut.fasta.gz", gzip.compress(FASTA.encode())[:5])
-    with pytest.raises(InputError, match="unreadable"):
-        read_fasta(path)
-
-
-def test_not_utf8(tmp_path):
-    path = _write(tmp_path / "latin1.fasta", b">s1 caf\xe9\nACGT\n")
-    with pytest.raises(InputError, match=r"unreadable \(UnicodeDecodeError"):
         read_fasta(path)
 
 
@@ -166,37 +151,27 @@ def test_read_table_missing_column_lists_columns(tmp_path):
                                "the table has ['id', 'label']")
 
 
-def test_read_table_missing_id_column(tmp_path):
-    path = _write(tmp_path / "t.tsv", "name\tlabel\nr1\tx\n")
-    with pytest.raises(InputError, match=r"missing column\(s\) \['id'\]; the table has \['name', 'label'\]"):
-        read_table(path)
+# Bad tables: likewise.
+BAD_TABLES = [
+    ("noid.tsv", "name\tlabel\nr1\tx\n", "missing column(s) ['id']; the table has ['name', 'label']"),
+    ("dup.tsv", "id\tlabel\nr1\tx\nr2\ty\nr1\tz\n", "record 'r1': duplicate id in column 'id'"),
+    ("strip.tsv", "id\tlabel\nr1\tx\nr1 \ty\n", "record 'r1': duplicate id in column 'id'"),  # ids are stripped
+    ("blank.tsv", "id\tlabel\nr1\tx\n\ty\n", "line 3: empty value in id column 'id'"),
+    ("spaces.tsv", "id\tlabel\nr1\tx\n  \ty\n", "line 3: empty value in id column 'id'"),
+    ("empty.tsv", "", "not a readable TSV table (No columns to parse from file)"),
+]
 
 
-def test_read_table_duplicate_id(tmp_path):
-    path = _write(tmp_path / "t.tsv", "id\tlabel\nr1\tx\nr2\ty\nr1\tz\n")
+@pytest.mark.parametrize(
+    ("reader", "name", "data", "message"),
+    [(read_fasta, *case) for case in BAD_FASTA] + [(read_table, *case) for case in BAD_TABLES],
+    ids=[case[0] for case in BAD_FASTA + BAD_TABLES],
+)
+def test_bad_input_is_one_error_naming_the_problem(tmp_path, reader, name, data, message):
+    path = _write(tmp_path / name, data)
     with pytest.raises(InputError) as info:
-        read_table(path)
-    assert str(info.value) == f"{path}: record 'r1': duplicate id in column 'id'"
-
-
-def test_read_table_duplicate_after_strip(tmp_path):
-    path = _write(tmp_path / "t.tsv", "id\tlabel\nr1\tx\nr1 \ty\n")
-    with pytest.raises(InputError, match="record 'r1': duplicate id"):
-        read_table(path)
-
-
-@pytest.mark.parametrize("blank", ["", "  "])
-def test_read_table_empty_id_names_line(tmp_path, blank):
-    path = _write(tmp_path / "t.tsv", f"id\tlabel\nr1\tx\n{blank}\ty\n")
-    with pytest.raises(InputError) as info:
-        read_table(path)
-    assert str(info.value) == f"{path}: line 3: empty value in id column 'id'"
-
-
-def test_read_table_empty_file(tmp_path):
-    path = _write(tmp_path / "t.tsv", "")
-    with pytest.raises(InputError, match="not a readable TSV table"):
-        read_table(path)
+        reader(path)
+    assert str(info.value) == f"{path}: {message}"
 
 
 @pytest.mark.parametrize(("name", "text"), [
@@ -270,3 +245,46 @@ def test_write_table_round_trip(tmp_path):
         pd.testing.assert_frame_equal(read_table(tmp_path / name), table, check_dtype=False)
     assert (tmp_path / "t.tsv").read_bytes() == b"id\tlabel\tn\nr1\tNA\t1\nr2\t\t2\n"
     assert (tmp_path / "t.tsv.gz").read_bytes()[:2] == b"\x1f\x8b"
+
+
+def test_atomic_write_rejects_other_modes(tmp_path):
+    with pytest.raises(ValueError, match="Expected argument `mode` to be 'w' or 'wb', but got 'a'"):
+        with atomic_write(tmp_path / "out.txt", "a"):
+            pass
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", ["w", "wb"])
+def test_atomic_write_gives_ordinary_permissions(tmp_path, mode):
+    with atomic_write(tmp_path / "out", mode) as handle:
+        handle.write("x" if mode == "w" else b"x")
+    assert (tmp_path / "out").stat().st_mode & 0o777 == default_file_mode()  # not mkstemp's 0o600
+
+
+# --- write_fasta ------------------------------------------------------------------------------------------
+
+
+def test_write_fasta_exact_bytes_and_count(tmp_path):
+    path = tmp_path / "sub" / "q.fasta"
+    records = ((f"r{i};tax=s:a%20b", seq) for i, seq in enumerate(["ACGT", "", "acgN"]))  # a generator
+    assert write_fasta(path, records) == 3
+    assert path.read_bytes() == b">r0;tax=s:a%20b\nACGT\n>r1;tax=s:a%20b\n\n>r2;tax=s:a%20b\nacgN\n"
+    assert path.stat().st_mode & 0o777 == default_file_mode()
+    assert read_fasta(path)[2] == FastaRecord("r2;tax=s:a%20b", "acgN", "r2;tax=s:a%20b")
+
+
+def test_write_fasta_keeps_tabs_in_headers(tmp_path):
+    write_fasta(tmp_path / "t.fa", [("r0\tRoot;x", "AC")])
+    assert (tmp_path / "t.fa").read_text() == ">r0\tRoot;x\nAC\n"
+
+
+def test_write_fasta_no_records_gives_an_empty_file(tmp_path):
+    assert write_fasta(tmp_path / "e.fa", []) == 0
+    assert (tmp_path / "e.fa").read_bytes() == b""
+
+
+@pytest.mark.parametrize("record", [("a\nb", "AC"), ("a", "AC\rGT")], ids=["header", "sequence"])
+def test_write_fasta_rejects_line_breaks_and_writes_nothing(tmp_path, record):
+    with pytest.raises(ValueError, match="Expected FASTA record 1 to hold no line break"):
+        write_fasta(tmp_path / "x.fa", [("ok", "A"), record])
+    assert os.listdir(tmp_path) == []

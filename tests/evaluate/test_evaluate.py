@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import recall_score
 
-from seqxent.evaluate.split import minority_recall
 from seqxent.metrics import classification as metrics
+from seqxent.tasks.single_label import minority_recall
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -42,7 +42,7 @@ def test_evaluate_split_without_bootstrap_has_no_intervals(task):
     import pandas as pd
 
     from seqxent.data.alphabet import Alphabet
-    from seqxent.evaluate.split import SplitPredictions, evaluate_split
+    from seqxent.tasks import SplitPredictions, get_task
 
     rng = np.random.default_rng(0)
     ckpt = SimpleNamespace(task=task, temperature=1.0, classes=["H", "E", "C"],
@@ -51,7 +51,7 @@ def test_evaluate_split_without_bootstrap_has_no_intervals(task):
     n = 9 if task == "residue" else 2
     unit = np.repeat([0, 1], [4, 5]) if task == "residue" else np.arange(2)
     preds = SplitPredictions(rows, rng.normal(size=(n, 3)), rng.integers(0, 3, n), unit)
-    result = evaluate_split(ckpt, preds, n_boot=0)
+    result = get_task(task).evaluate(ckpt, preds, n_boot=0)
     assert all(entry["ci95"] is None for entry in result["headline"].values())
     assert result["headline"]["accuracy"]["value"] == pytest.approx(
         (preds.logits.argmax(axis=1) == preds.target).mean())

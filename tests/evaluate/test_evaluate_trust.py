@@ -8,10 +8,16 @@ import pandas as pd
 import pytest
 from sklearn.metrics import log_loss
 
-from seqxent.calibrate.temperature import ece_noise_floor
 from seqxent.data.alphabet import Alphabet
-from seqxent.evaluate.split import SplitPredictions, evaluate_split, information_view, write_plots
+from seqxent.evaluate.split import write_plots
+from seqxent.metrics.calibration import ece_noise_floor
 from seqxent.model.checkpoint import Checkpoint
+from seqxent.tasks import SplitPredictions, get_task
+
+
+def evaluate_split(ckpt, preds, **kwargs):
+    """The evaluation blocks of the checkpoint's task (sequence here)."""
+    return get_task(ckpt.task).evaluate(ckpt, preds, **kwargs)
 
 
 def _slow_bins(conf, correct, n_bins, binning):
@@ -113,7 +119,7 @@ def test_information_block_of_a_sequence_evaluation(sequence_preds):
 def test_information_view_exact(task, n_symbols, unit, bits):
     info = {"ce_bits": 0.25, "label_entropy_bits": 1.0, "uniform_bits": 1.5, "kl_marginal_bits": 0.1,
             "information_gain_bits": 0.75}
-    view = information_view(info, task, n_symbols, mean_length=100.0)
+    view = get_task(task).information_view(info, n_symbols, mean_length=100.0)
     assert view[f"cross_entropy_bits_per_{unit}"] == 0.25 and view[f"bits_saved_per_{unit}"] == 0.75
     assert (view["compression_factor"], view["label_entropy_explained"]) == (4.0, 0.75)
     assert view["uniform_input_bits_per_symbol"] == pytest.approx(bits)
@@ -123,7 +129,8 @@ def test_information_view_exact(task, n_symbols, unit, bits):
 
 @pytest.mark.parametrize(("ce", "entropy"), [(0.0, 1.0), (0.5, 0.0), (None, 1.0), (0.5, None)])
 def test_information_view_edge_cases_give_none(ce, entropy):
-    view = information_view({"ce_bits": ce, "label_entropy_bits": entropy, "uniform_bits": 1.0}, "sequence", 4, 10)
+    view = get_task("sequence").information_view({"ce_bits": ce, "label_entropy_bits": entropy, "uniform_bits": 1.0},
+                                                 4, 10)
     if ce is None or entropy is None:
         assert view["bits_saved_per_sequence"] is None
     if not ce:

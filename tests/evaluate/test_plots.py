@@ -19,7 +19,6 @@ HISTORY = pd.DataFrame(
         "valid_accuracy": [0.5, 0.8, 0.78],
     }
 )
-PER_CLASS = {name: {"precision": 0.9, "recall": 0.8, "f1": 0.85, "support": 11} for name in CLASSES}
 
 
 def draw_confusion(path):
@@ -55,10 +54,6 @@ def draw_reliability(path):
     )
 
 
-def draw_per_class(path):
-    return plots.plot_per_class(PER_CLASS, path, max_classes=2)
-
-
 DRAWERS = [
     draw_confusion,
     draw_confusion_counts,
@@ -67,7 +62,6 @@ DRAWERS = [
     draw_learning_curves_without_jsd,
     draw_learning_curves_of_an_ensemble,
     draw_reliability,
-    draw_per_class,
 ]
 
 
@@ -128,7 +122,6 @@ def test_select_confusion_empty_row_is_zero_and_counts_are_kept():
         (lambda p: plots.plot_learning_curves(HISTORY.iloc[:0], p), "`history`"),
         (lambda p: plots.plot_reliability([0.5], [0.5, 0.6], [1], p), "`bin_count`"),
         (lambda p: plots.plot_reliability([], [], [], p), "`bin_count`"),
-        (lambda p: plots.plot_per_class({}, p), "`per_class`"),
         (lambda p: plots.plot_confusion([[1]], ["a"], p.with_suffix(".jpg")), "`path`"),
     ],
     ids=[
@@ -140,7 +133,6 @@ def test_select_confusion_empty_row_is_zero_and_counts_are_kept():
         "no-rows",
         "length-mismatch",
         "no-bins",
-        "no-classes",
         "bad-suffix",
     ],
 )

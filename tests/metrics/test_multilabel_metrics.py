@@ -7,16 +7,12 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
+from seqxent.baseline.score import score_powerset_baseline
 from seqxent.data.alphabet import Alphabet
-from seqxent.evaluate.multilabel import (
-    evaluate_multilabel,
-    multilabel_prediction_table,
-    score_powerset_baseline,
-    unseen_labels,
-)
-from seqxent.evaluate.split import SplitPredictions
 from seqxent.metrics import multilabel as mm
 from seqxent.model.checkpoint import Checkpoint
+from seqxent.tasks import SplitPredictions, get_task
+from seqxent.tasks.multilabel import unseen_labels
 
 
 def _sample(seed: int, n: int = 60, k: int = 4, ties: bool = False):
@@ -51,12 +47,14 @@ def test_set_scores_match_sklearn(seed, threshold, ties):
 @pytest.mark.parametrize(("seed", "ties"), [(s, t) for s in range(5) for t in (False, True)])
 def test_ranking_scores_match_sklearn(seed, ties):
     probs, target = _sample(seed, ties=ties)
-    for k in range(target.shape[1]):
+    classes = ["a", "b", "c", "d"]
+    out = mm.multilabel_metrics(probs, target, classes)
+    for k, name in enumerate(classes):
         y, p = target[:, k], probs[:, k]
         if 0 < y.sum() < len(y):
-            assert mm.binary_auroc(p, y) == pytest.approx(skm.roc_auc_score(y, p))
-            assert mm.average_precision(p, y) == pytest.approx(skm.average_precision_score(y, p))
-    assert mm.average_precision(probs.ravel(), target.ravel()) == pytest.approx(
+            assert out["per_class"][name]["auroc"] == pytest.approx(skm.roc_auc_score(y, p))
+            assert out["per_class"][name]["average_precision"] == pytest.approx(skm.average_precision_score(y, p))
+    assert out["micro_average_precision"] == pytest.approx(
         skm.average_precision_score(target.ravel(), probs.ravel()))
 
 
@@ -134,11 +132,6 @@ def test_nothing_true_nothing_predicted():
     assert math.isnan(mm.macro_f1(probs, target))  # no label occurs: nothing to average
 
 
-def test_all_tied_scores():
-    assert mm.binary_auroc([0.5, 0.5, 0.5], [0, 1, 1]) == 0.5
-    assert mm.average_precision([0.5, 0.5, 0.5], [0, 1, 1]) == pytest.approx(2 / 3)
-
-
 @pytest.mark.parametrize(("probs", "target", "message"), [
     ([[0.5, 0.5]], [[1, 0], [0, 1]], "one shape"),
     ([[1.5, 0.5]], [[1, 0]], "probabilities in \\[0, 1\\]"),
@@ -152,12 +145,6 @@ def test_validation_errors(probs, target, message):
 def test_bins_argument_is_checked():
     with pytest.raises(ValueError, match="`n_bins` to be an integer larger than 0, but got 0"):
         mm.label_reliability_bins([[0.5]], [[1]], 0)
-
-
-def test_information_summary():
-    probs, target = np.array([[0.5, 0.5], [0.5, 0.5]]), np.array([[1, 0], [0, 0]])
-    info = mm.information_summary(probs, target)
-    assert info["ce_bits"] == 2.0 and info["label_entropy_bits"] == 1.0 and info["uniform_bits"] == 2.0
 
 
 # --------------------------------------------------------------------------- evaluation blocks
@@ -174,7 +161,7 @@ def _preds(temperature=1.0):
 
 def test_evaluate_multilabel_blocks():
     ckpt, preds = _preds(temperature=2.0)
-    result = evaluate_multilabel(ckpt, preds, n_bins=4, n_boot=50, seed=1)
+    result = get_task("multilabel").evaluate(ckpt, preds, n_bins=4, n_boot=50, seed=1)
     json.dumps(result, allow_nan=False)
     assert list(result["headline"]) == ["micro_f1", "macro_f1", "subset_accuracy", "hamming_loss", "log_loss_bits"]
     for value in result["headline"].values():
@@ -193,7 +180,7 @@ def test_evaluate_multilabel_blocks():
 
 def test_prediction_table():
     ckpt, preds = _preds()
-    table = multilabel_prediction_table(ckpt, preds, threshold=0.5)
+    table = pd.DataFrame(get_task("multilabel").prediction_table(ckpt, preds, threshold=0.5))
     assert table.columns.tolist() == ["id", "label", "predicted", "n_true", "n_predicted", "exact", "p_a", "p_b",
                                       "p_c"]
     assert table["predicted"].tolist() == ["a;c", "b", "a;b", "a;c"]
@@ -208,13 +195,14 @@ def test_unseen_labels():
 
 
 def test_plots_are_written_and_deterministic(tmp_path):
-    from seqxent.evaluate.multilabel import plot_label_cooccurrence, write_multilabel_plots
+    from seqxent.evaluate.plots import plot_label_cooccurrence
+    from seqxent.evaluate.split import write_plots
 
     ckpt, preds = _preds(temperature=2.0)
-    result = evaluate_multilabel(ckpt, preds, n_bins=4, n_boot=5)
+    result = get_task("multilabel").evaluate(ckpt, preds, n_bins=4, n_boot=5)
     history = pd.DataFrame({"epoch": [1, 2], "train_loss": [2.0, 1.0], "valid_ce": [2.1, 1.5],
                             "valid_accuracy": [0.2, 0.5]})
-    paths = write_multilabel_plots(result, history, tmp_path)
+    paths = write_plots(result, history, tmp_path)
     assert [p.name for p in paths] == ["confusion.png", "reliability.png", "reliability_before_scaling.png",
                                        "learning_curves.png"]
     again = plot_label_cooccurrence(result["confusion"]["matrix"], [2, 1, 2], ["a", "b", "c"], tmp_path / "c.png")

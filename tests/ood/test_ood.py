@@ -1,88 +1,16 @@
+"""Tests of seqxent.ood: separation metrics of novel-class scores and the novel-class evaluation of `seqxent ood`."""
+
+import json
 import math
 
 import numpy as np
 import pytest
-import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-from seqxent.calibrate.scores import (
-    abstain,
-    energy_score,
-    msp_score,
-    nll_score,
-    ood_metrics,
-    threshold_for_recall,
-)
+from seqxent.calibrate.novelty import SCORES, fit_abstain_rule, novelty_scores
+from seqxent.ood.evaluate import NoveltyInputs, evaluate_novelty, ood_metrics
 
-LOGITS = [[0.0, 0.0, 0.0], [4.0, 0.0, -1.0], [1.0, 2.0, 3.0]]
-
-
-def _slow_softmax(row):
-    top = max(row)
-    exps = [math.exp(v - top) for v in row]
-    return [e / sum(exps) for e in exps]
-
-
-@pytest.mark.parametrize("temperature", [0.5, 1.0, 3.0])
-def test_energy_score_matches_slow_loop(temperature):
-    expected = [-temperature * math.log(sum(math.exp(v / temperature) for v in row)) for row in LOGITS]
-    np.testing.assert_allclose(energy_score(LOGITS, temperature), expected, rtol=1e-12)
-
-
-def test_msp_and_nll_scores_match_slow_loop():
-    max_probs = [max(_slow_softmax(row)) for row in LOGITS]
-    np.testing.assert_allclose(msp_score(LOGITS), [1 - p for p in max_probs], rtol=1e-12)
-    np.testing.assert_allclose(nll_score(LOGITS), [-math.log(p) for p in max_probs], rtol=1e-12)
-
-
-def test_scores_exact_values_for_uniform_logits():
-    # C = 4 uniform: MSP 1/4, so msp 3/4, nll log 4, energy -log 4.
-    uniform = np.zeros((1, 4))
-    assert msp_score(uniform).tolist() == [0.75]
-    assert nll_score(uniform) == pytest.approx([math.log(4)], rel=1e-15)
-    assert energy_score(uniform) == pytest.approx([-math.log(4)], rel=1e-15)
-
-
-@pytest.mark.parametrize("score", [energy_score, msp_score, nll_score])
-def test_scores_are_higher_for_flatter_logits(score):
-    confident, flat = [[8.0, 0.0, 0.0]], [[0.1, 0.0, 0.0]]
-    assert score(flat)[0] > score(confident)[0]
-
-
-@pytest.mark.parametrize("score", [energy_score, msp_score, nll_score])
-def test_scores_accept_torch_and_numpy_alike(score):
-    as_torch = score(torch.tensor(LOGITS, dtype=torch.float32))
-    as_numpy = score(np.array(LOGITS, dtype=np.float32))
-    assert as_torch.dtype == np.float64 and as_torch.shape == (3,)
-    np.testing.assert_array_equal(as_torch, as_numpy)
-
-
-@pytest.mark.parametrize("score", [msp_score, nll_score])
-def test_scores_accept_log_probabilities(score):
-    log_probs = torch.log_softmax(torch.tensor(LOGITS, dtype=torch.float64), dim=1)
-    np.testing.assert_allclose(score(log_probs), score(LOGITS), rtol=1e-12, atol=1e-15)
-
-
-@pytest.mark.parametrize(
-    ("logits", "match"),
-    [
-        pytest.param([1.0, 2.0], r"shape \(N, C\)", id="1-D"),
-        pytest.param(np.zeros((2, 0)), r"shape \(N, C\)", id="no-classes"),
-        pytest.param([[0.0, float("nan")]], "finite", id="nan"),
-    ],
-)
-@pytest.mark.parametrize("score", [energy_score, msp_score, nll_score])
-def test_scores_reject_invalid_logits(score, logits, match):
-    with pytest.raises(ValueError, match=match):
-        score(logits)
-
-
-@pytest.mark.parametrize("temperature", [0.0, -1.0, float("inf"), True])
-def test_energy_score_rejects_invalid_temperature(temperature):
-    with pytest.raises(ValueError, match="argument `temperature`"):
-        energy_score(LOGITS, temperature)
+# --- ood_metrics -----------------------------------------------------------------------------------------------
 
 
 def _slow_fpr95(scores_in, scores_out):
@@ -155,53 +83,56 @@ def test_ood_metrics_reject_invalid_scores(scores_in, scores_out, match):
         ood_metrics(scores_in, scores_out)
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    scores=st.lists(st.integers(-20, 20), min_size=1, max_size=60),
-    recall=st.floats(0.01, 1.0),
-)
-def test_threshold_for_recall_is_smallest_sufficient_score(scores, recall):
-    scores = np.array(scores, dtype=np.float64) / 4
-    t = threshold_for_recall(scores, recall)
-    assert t in scores
-    assert np.mean(scores <= t) >= recall - 1e-9
-    smaller = scores[scores < t]
-    if smaller.size:
-        assert np.mean(scores <= smaller.max()) < recall - 1e-9
+# --- evaluate_novelty -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("n", "recall", "expected_kept"), [(100, 0.95, 95), (20, 0.95, 19), (10, 0.7, 7)])
-def test_threshold_for_recall_exact_fraction_despite_rounding(n, recall, expected_kept):
-    # 0.95 * 100 etc. are not exact in binary; exactly `expected_kept` items must be kept, not one more.
-    scores = np.arange(n, dtype=np.float64)
-    assert threshold_for_recall(scores, recall) == expected_kept - 1
+def _novelty_inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    valid = rng.normal(size=(30, 4)) + np.eye(4)[rng.integers(0, 4, 30)] * 4
+    target = rng.integers(0, 4, 25)
+    test = rng.normal(size=(25, 4)) + np.eye(4)[target] * 4
+    novel = rng.normal(size=(12, 4)) * 1.5
+    return NoveltyInputs(valid, test, target, novel)
 
 
-@pytest.mark.parametrize("recall", [0.0, -0.1, 1.5, float("nan")])
-def test_threshold_for_recall_rejects_invalid_recall(recall):
-    with pytest.raises(ValueError, match="argument `recall`"):
-        threshold_for_recall([0.1, 0.2], recall)
+def test_evaluate_novelty_matches_independent_computation():
+    inputs = _novelty_inputs()
+    rule = fit_abstain_rule(inputs.valid, 1.7, "msp", 0.9)
+    out = evaluate_novelty(inputs, rule, temperatures=[1.0, 3.0])
+    keys = [f"{s} T={t}" for t in ("1", "3", "cal") for s in SCORES]
+    assert [k for k in out if isinstance(out[k], dict)] == keys
+    correct = inputs.test.argmax(axis=1) == inputs.test_target
+    for key in keys:
+        name, t = key.split(" T=")
+        t = 1.7 if t == "cal" else float(t)
+        s_valid, s_test, s_novel = (novelty_scores(z, t)[name] for z in (inputs.valid, inputs.test, inputs.novel))
+        labels = np.r_[np.zeros(25), np.ones(12)]
+        entry = out[key]
+        assert entry["auroc"] == pytest.approx(roc_auc_score(labels, np.r_[s_test, s_novel]))
+        assert entry["aupr"] == pytest.approx(average_precision_score(labels, np.r_[s_test, s_novel]))
+        threshold = sorted(s_valid)[math.ceil(0.9 * 30) - 1]  # 27th smallest of 30 keeps 90 %
+        assert entry["threshold"] == threshold
+        assert entry["test_recall"] == sum(v <= threshold for v in s_test) / 25
+        assert entry["over_classification"] == sum(v <= threshold for v in s_novel) / 12
+        assert entry["accuracy_kept"] == pytest.approx(correct[s_test <= threshold].mean())
+    selected = out["msp T=cal"]
+    assert (out["score"], out["threshold"], out["recall_target"], out["temperature"]) == ("msp", rule.threshold,
+                                                                                       0.9, 1.7)
+    assert out["threshold"] == selected["threshold"]
+    assert (out["test_recall"], out["over_classification"], out["auroc"]) == (
+        selected["test_recall"], selected["over_classification"], selected["auroc"])
+    assert out["best_auroc"] == max(out[k]["auroc"] for k in keys) == out[out["best"]]["auroc"]
+    assert (out["n_test"], out["n_novel"]) == (25, 12)
+    json.dumps(out, allow_nan=False)
 
 
-def test_abstain_replaces_labels_above_threshold():
-    labels = np.array(["Apis mellifera", "Bombus", "Osmia"])
-    out = abstain(labels, torch.tensor([0.5, 0.50001, -3.0]), threshold=0.5, unassigned="NA")
-    assert out.tolist() == ["Apis mellifera", "NA", "Osmia"]
-    assert out.dtype == object
-
-
-def test_abstain_keeps_integer_labels_and_handles_empty_input():
-    assert abstain([3, 1], [9.0, 0.0], threshold=1.0).tolist() == ["unassigned", 1]
-    assert abstain([], [], threshold=1.0).tolist() == []
-
-
-def test_abstain_with_threshold_for_recall_keeps_requested_fraction():
-    rng = np.random.default_rng(0)
-    scores = rng.normal(size=200)
-    out = abstain(["x"] * 200, scores, threshold_for_recall(scores, 0.9))
-    assert np.mean(out == "unassigned") == pytest.approx(0.1)
-
-
-def test_abstain_rejects_length_mismatch():
-    with pytest.raises(ValueError, match="same length, but got 2 and 3"):
-        abstain(["a", "b"], [0.0, 1.0, 2.0], threshold=0.5)
+def test_evaluate_novelty_perfect_separation():
+    valid = np.array([[9.0, 0.0], [0.0, 9.0]])
+    test = np.array([[8.0, 0.0], [0.0, 10.0]])
+    novel = np.array([[0.1, 0.0], [0.0, 0.2]])
+    out = evaluate_novelty(NoveltyInputs(valid, test, np.array([0, 1]), novel),
+                           fit_abstain_rule(valid, 1.0, "nll", 1.0), temperatures=[1.0])
+    for key in ("energy T=1", "msp T=1", "nll T=cal"):
+        assert (out[key]["auroc"], out[key]["aupr"], out[key]["fpr95"]) == (1.0, 1.0, 0.0)
+    assert out["over_classification"] == 0.0
+    assert out["nll T=1"]["accuracy_kept"] == 1.0

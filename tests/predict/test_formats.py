@@ -32,8 +32,8 @@ from seqxent.data.alphabet import Alphabet
 from seqxent.data.io import FastaRecord, atomic_write, read_fasta
 from seqxent.errors import InputError
 from seqxent.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from seqxent.model.inference import softmax
 from seqxent.model.networks import build_model
+from seqxent.model.probs import softmax
 from seqxent.predict.formats import FORMATS, get_writer
 from seqxent.predict.stream import Prediction, predict_fasta, predict_records
 

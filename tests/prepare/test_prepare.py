@@ -10,7 +10,8 @@ from seqxent import tools
 from seqxent.data.dataset import read_dataset, write_dataset
 from seqxent.errors import InputError
 from seqxent.prepare.build import PrepareConfig, leakage_report, prepare_dataset
-from seqxent.prepare.splits import LeakageHit
+from seqxent.prepare.clusters import LeakageHit
+from seqxent.tasks import get_task
 
 HAS_MMSEQS = tools.is_installed("mmseqs2")
 needs_mmseqs = pytest.mark.skipif(not HAS_MMSEQS, reason="mmseqs is not installed")
@@ -116,7 +117,7 @@ def test_same_seed_same_split_and_roundtrip(tmp_path):
     write_dataset(first, tmp_path / "d.tsv.gz", {"name": "t", "task": "sequence", "alphabet": "dna",
                                                   "label_column": "species"})
     data = read_dataset(tmp_path / "d.tsv.gz")
-    assert data.classes() == ["sp0", "sp1", "sp2"]
+    assert get_task(data.task).classes(data) == ["sp0", "sp1", "sp2"]
     with gzip.open(tmp_path / "d.tsv.gz", "rt") as fh:
         assert json.loads(fh.readline()[len("#seqxent "):])["task"] == "sequence"
 
@@ -171,7 +172,7 @@ def test_leaked_held_out_chain_is_excluded_with_its_reason(tmp_path, monkeypatch
     clean, _ = prepare_dataset(cfg)
     first_held_out = clean.index[clean["split"].isin(["valid", "test"])][0]
     # Pretend the search found the first held-out chain 35 % identical to the first training chain.
-    monkeypatch.setattr("seqxent.prepare.build.splits.check_leakage",
+    monkeypatch.setattr("seqxent.prepare.build.clusters.check_leakage",
                         lambda *a, **k: [LeakageHit(0, 0, 0.35, 0.8)])
     out, summary = prepare_dataset(cfg)
     row = out.loc[first_held_out]

@@ -5,8 +5,10 @@ import re
 
 import pytest
 
+from seqxent.data.io import default_file_mode
 from seqxent.evaluate import plots
 from seqxent.report import html as report
+from seqxent.report import tables
 
 CLASSES = ["Osmia bicornis", "<b>x</b>", "Apis mellifera"]
 MATRIX = [[10, 1, 0], [2, 8, 0], [0, 0, 12]]
@@ -126,6 +128,13 @@ def test_is_deterministic(tmp_path):
     assert first == second
 
 
+def test_report_is_written_atomically_with_ordinary_permissions(tmp_path):
+    output = tmp_path / "out" / "report.html"
+    report.render_report([make_results(tmp_path)], output)
+    assert output.stat().st_mode & 0o777 == default_file_mode()
+    assert [p.name for p in output.parent.iterdir()] == ["report.html"], "no temporary file is left behind"
+
+
 def test_several_data_sets_link_their_reports(tmp_path):
     first = make_results(tmp_path, "coi_species")
     second = make_results(tmp_path, "ss3", metrics={**METRICS, "dataset": "ss3"}, with_plots=False)
@@ -185,7 +194,7 @@ def test_ensemble_members_are_columns_of_the_training_table(tmp_path):
 
 def test_long_per_class_table_is_collapsed(tmp_path):
     metrics = copy.deepcopy(METRICS)
-    metrics["per_class"] = {f"c{i}": {"f1": 0.5, "support": 1} for i in range(report.COLLAPSE_ROWS + 1)}
+    metrics["per_class"] = {f"c{i}": {"f1": 0.5, "support": 1} for i in range(tables.COLLAPSE_ROWS + 1)}
     directory = make_results(tmp_path, metrics=metrics, with_plots=False)
     html = report.render_report([directory], tmp_path / "report.html").read_text()
     section = html[html.index("Per-class metrics") :]
@@ -221,7 +230,7 @@ def test_escapes_title_and_config(tmp_path):
     ],
 )
 def test_format_number(value, expected):
-    assert report.format_number(value) == expected
+    assert tables.format_number(value) == expected
 
 
 @pytest.mark.parametrize(
@@ -237,7 +246,7 @@ def test_format_number(value, expected):
     ],
 )
 def test_format_value(value, expected):
-    assert report.format_value(value) == expected
+    assert tables.format_value(value) == expected
 
 
 def test_invalid_input(tmp_path):

@@ -10,10 +10,15 @@ from seqxent.data.batching import Batch
 from seqxent.data.dataset import PreparedData
 from seqxent.errors import InputError
 from seqxent.model.checkpoint import Checkpoint, save_checkpoint
+from seqxent.model.losses import masked_cross_entropy
 from seqxent.model.networks import build_model, count_parameters
-from seqxent.train.loop import TrainConfig, train_model
-from seqxent.train.losses import distillation_loss, masked_cross_entropy, mixup, soft_cross_entropy
-from seqxent.train.objective import _MIXUP_SEED_OFFSET, Objective, build_objective, build_train_loss
+from seqxent.model.soft_targets import distillation_loss, mixup, soft_cross_entropy
+from seqxent.tasks import get_task
+from seqxent.train.config import TrainConfig
+from seqxent.train.loop import train_model
+from seqxent.train.objective import _MIXUP_SEED_OFFSET, Objective, build_objective
+
+build_train_loss = get_task("sequence").loss  # the configured loss of single-label tasks
 
 DNA = Alphabet.from_name("dna")
 

@@ -14,8 +14,10 @@ import seqxent.train.loop
 from seqxent.cli import main
 from seqxent.data.alphabet import Alphabet
 from seqxent.data.dataset import PreparedData, write_dataset
+from seqxent.data.io import default_file_mode
 from seqxent.model.checkpoint import load_checkpoint
-from seqxent.train.loop import TrainConfig, train_model
+from seqxent.train.config import TrainConfig
+from seqxent.train.loop import train_model
 from seqxent.train.resume import TrainingState, capture_rng, fingerprint, load_state, restore_rng, save_state
 
 
@@ -163,6 +165,7 @@ def test_state_round_trip_and_rng_restore(tmp_path):
     assert torch.equal(torch.rand(3), expected[0])
     assert generator.integers(0, 10**9, 3).tolist() == expected[1].tolist()
     assert [p.name for p in tmp_path.iterdir()] == ["s.pt"], "no temporary file is left behind"
+    assert (tmp_path / "s.pt").stat().st_mode & 0o777 == default_file_mode()  # not mkstemp's 0o600
 
 
 @pytest.mark.parametrize("content", [b"", b"not a torch file", None])

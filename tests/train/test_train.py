@@ -9,7 +9,9 @@ from seqxent.data.batching import Collate
 from seqxent.data.dataset import PreparedData
 from seqxent.errors import InputError
 from seqxent.model.networks import SequenceCNN
-from seqxent.train.loop import TrainConfig, init_kmer_branch, train_model
+from seqxent.tasks import get_task
+from seqxent.train.config import TrainConfig
+from seqxent.train.loop import init_kmer_branch, train_model
 
 RNG = np.random.default_rng(0)
 
@@ -104,7 +106,7 @@ def test_ensemble_holds_the_members_trained_alone_and_reports_its_own_validation
     assert list(history.columns[:2]) == ["member", "epoch"] and history["member"].tolist() == [1, 1, 1, 2, 2, 2]
     # The ensemble's validation cross-entropy: the mean of the members' probabilities, computed apart.
     valid = data.table[data.table["split"] == "valid"]
-    batch = Collate(data.alphabet)(data.examples("valid", ckpt.classes))
+    batch = Collate(data.alphabet)(get_task(data.task).examples(data, "valid", ckpt.classes))
     with torch.no_grad():
         probs = sum(torch.softmax(a.model(batch.x, batch.mask), dim=1) for a in alone) / 2
     target = torch.tensor([ckpt.classes.index(y) for y in valid["label"]])
@@ -158,13 +160,13 @@ def _three_class_data() -> PreparedData:
 @pytest.mark.parametrize("make", [_toy_sequence_data, _three_class_data])
 def test_kmer_branch_starts_as_the_kmer_logistic_regression(make, c):
     data = make()
-    classes = data.classes()
+    classes = get_task(data.task).classes(data)
     model = SequenceCNN(4, len(classes), channels=8, layers=1, kmer_k=3).eval()
     init_kmer_branch(model, data, classes, TrainConfig(**CFG, kmer_k=3, kmer_init="logreg", kmer_c=c))
     train = data.split("train")
     seqs = train["sequence"].tolist()
     peer = KmerLogisticRegression(k=3, C=c, seed=1).fit(seqs, train["label"].tolist())
-    batch = Collate(data.alphabet)(data.examples("train", classes))
+    batch = Collate(data.alphabet)(get_task(data.task).examples(data, "train", classes))
     with torch.no_grad():
         probs = torch.softmax(model.kmers(batch.x, batch.mask), dim=1).numpy()
     order = [classes.index(c) for c in peer.classes_]

@@ -184,5 +184,5 @@ def test_sharded_prediction_through_slurm(tmp_path):
             status = _run_snakemake(command, tmp_path / "snakemake.log", timeout=600)
         log = (tmp_path / "snakemake.log").read_text()
         assert status == 0, log[-5000:]
-        assert log.count("has been submitted with SLURM jobid") == 6  # 2 shard, 2 predict_shard, merge, whole
+        assert log.count("has been submitted with SLURM jobid") == 6  # 2 shard, 2 predict_fasta of shards, merge, whole
         check_outputs(workdir)

@@ -1,7 +1,15 @@
-# Ablation of the loss variants (`ablation:` in config.yaml): every variant is trained with every seed on
+# Stage `seqxent ablation`: every loss variant of `ablation:` in config.yaml is trained with every seed on
 # one data set, calibrated and evaluated like that data set's own model, then summarised as mean +- sd
 # over seeds. `snakemake ablation` (make ablation) builds it; `ablation: activate: true` adds it to the
 # default target and to results/report.html.
+
+
+include: "helpers/ablation.smk"
+
+
+wildcard_constraints:
+    variant="|".join(config["ablation"]["variants"]),
+    seed=r"\d+",
 
 
 rule train_ablation:

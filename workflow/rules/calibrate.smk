@@ -1,3 +1,10 @@
+# Stage `seqxent calibrate`: model_raw.pt -> results/{dataset}/model.pt with a temperature fitted on the
+# validation split (and, for sequence tasks, a novelty score and abstain threshold).
+
+
+include: "helpers/calibrate.smk"
+
+
 rule calibrate_temperature:
     input:
         model="results/{dataset}/model_raw.pt",

@@ -1,24 +1,8 @@
-rule run_baseline:
-    input:
-        dataset="results/{dataset}/dataset.tsv.gz",
-    output:
-        result="results/{dataset}/baselines/{method}.json",
-    log:
-        "logs/{dataset}/run_baseline/{method}.log",
-    conda:
-        # Peer tools (vsearch, BLAST+, RDP classifier) next to seqxent.
-        "../../envs/tools.yaml"
-    threads: lookup(dpath="baselines/threads", within=config)
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    params:
-        args=get_baseline_args,
-        # Changes when a peer's tool is installed or removed, so that its result is made again.
-        tool_status=get_tool_status,
-    shell:
-        # A peer whose tool is missing writes 'not run: <tool> not installed' (shown in the report).
-        "seqxent baseline --dataset {input.dataset} --method {wildcards.method} --output {output.result} {params.args} --threads {threads} --missing-tool skip > {log} 2>&1"
+# Stage `seqxent evaluate`: the calibrated model on the test split, next to its baselines and novel-class
+# results -> results/{dataset}/metrics.json and the plots of the report.
+
+
+include: "helpers/evaluate.smk"
 
 
 rule evaluate_model:

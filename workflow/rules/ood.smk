@@ -1,3 +1,9 @@
+# Stage `seqxent ood`: how well model.pt flags the classes held out of training (`novel_classes` > 0).
+
+
+include: "helpers/ood.smk"
+
+
 rule score_ood:
     input:
         model="results/{dataset}/model.pt",

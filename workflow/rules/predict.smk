@@ -1,25 +1,14 @@
-rule predict_fasta:
-    input:
-        unpack(get_predict_input),
-    output:
-        predictions="results/predictions/{name}.{format}",
-    log:
-        "logs/predictions/{name}.{format}.log",
-    # Entries with `shards: 1`; sharded ones are made by merge_predictions below.
-    wildcard_constraints:
-        name=get_prediction_names(sharded=False),
-    conda:
-        "../../envs/seqxent.yaml"
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=60,
-        gpu=lookup(dpath="resources/gpu", within=config),
-    params:
-        model=get_predict_model,
-        args=get_predict_args,
-    shell:
-        "seqxent predict --model {params.model} --input {input.fasta} --output {output.predictions} --format {wildcards.format} {params.args} --threads {threads} > {log} 2>&1"
+# Stage `seqxent predict`: the `predict:` entries of the config -> results/predictions/{name}.{format}.
+# An entry with `shards: 1` is one predict_fasta job on its input. An entry with `shards: N` > 1 is split
+# by shard_fasta, each shard is a predict_fasta job (in parallel, e.g. on a cluster), and merge_predictions
+# joins the shards' outputs in input order.
+
+
+include: "helpers/predict.smk"
+
+
+wildcard_constraints:
+    format="tsv|ss2|horiz|json",
 
 
 rule shard_fasta:
@@ -44,16 +33,17 @@ rule shard_fasta:
         "seqxent shard --input {input.fasta} --shards {params.shards} --index {wildcards.shard} --output {output.fasta} > {log} 2>&1"
 
 
-rule predict_shard:
+rule predict_fasta:
     input:
-        unpack(get_predict_shard_input),
+        unpack(get_predict_input),
     output:
-        predictions=temp("results/predictions/{name}/shards/{shard}.{format}"),
+        # NAME.FORMAT of a one-job entry (the final output), or NAME/shards/SHARD.FORMAT of a sharded one. Not
+        # temp(): the flag would hold for both, and Snakemake deletes a temp final output after `all`.
+        predictions="results/predictions/{prediction}.{format}",
     log:
-        "logs/predictions/{name}/predict_shard/{shard}.{format}.log",
+        "logs/predictions/{prediction}.{format}.log",
     wildcard_constraints:
-        name=get_prediction_names(sharded=True),
-        shard=r"\d+",
+        prediction=get_prediction_targets(),
     conda:
         "../../envs/seqxent.yaml"
     threads: 2

@@ -1,3 +1,10 @@
+# Stage `seqxent report`: a report per data set (results/{dataset}/report.html) and the index of them all
+# (results/report.html), with the validated config.
+
+
+include: "helpers/report.smk"
+
+
 localrules:
     dump_config,
 

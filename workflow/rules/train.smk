@@ -1,3 +1,9 @@
+# Stage `seqxent train`: dataset.tsv.gz -> results/{dataset}/model_raw.pt (uncalibrated) and history.tsv.
+
+
+include: "helpers/train.smk"
+
+
 rule train_model:
     input:
         dataset="results/{dataset}/dataset.tsv.gz",

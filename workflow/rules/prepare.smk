@@ -1,3 +1,9 @@
+# Stage `seqxent prepare`: source files -> results/{dataset}/dataset.tsv.gz (checked records, groups, split).
+
+
+include: "helpers/prepare.smk"
+
+
 rule prepare_dataset:
     input:
         unpack(get_prepare_input),

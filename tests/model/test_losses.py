@@ -7,19 +7,16 @@ import torch.nn.functional as F
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from seqxent.train.losses import (
+from seqxent.model.losses import (
     Loss,
     LossConfig,
     adjacent_jsd,
     build_loss,
     class_weights,
-    distillation_loss,
     focal_loss,
     masked_cross_entropy,
-    mixup,
-    multilabel_bce,
-    soft_cross_entropy,
 )
+from seqxent.model.soft_targets import distillation_loss, mixup, multilabel_bce, soft_cross_entropy
 
 LN2 = math.log(2.0)
 

@@ -1,3 +1,5 @@
+"""Tests of seqxent.calibrate.temperature: the one temperature fitter, for softmax and sigmoid outputs."""
+
 import math
 
 import numpy as np
@@ -5,15 +7,16 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.optimize import minimize_scalar
 
 from seqxent.calibrate.temperature import (
     MAX_TEMPERATURE,
     MIN_TEMPERATURE,
-    apply_temperature,
-    ece_noise_floor,
     fit_temperature,
     temperature_nll,
 )
+
+# --- softmax -------------------------------------------------------------------------------------------------
 
 
 def _calibrated_sample(n: int, n_classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -140,33 +143,6 @@ def test_temperature_nll_matches_slow_loop(temperature):
     assert temperature_nll(logits, target, temperature) == pytest.approx(expected, rel=1e-12)
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    values=st.lists(st.integers(-800, 800), min_size=1, max_size=40),
-    n_classes=st.integers(1, 5),
-    temperature=st.floats(MIN_TEMPERATURE, MAX_TEMPERATURE),
-)
-def test_apply_temperature_keeps_argmax(values, n_classes, temperature):
-    n = len(values) // n_classes
-    if n == 0:
-        return
-    # Multiples of 1/8 are exact in float64 and stay far apart after division by T <= 20.
-    logits = torch.tensor(values[: n * n_classes], dtype=torch.float64).reshape(n, n_classes) / 8
-    scaled = apply_temperature(logits, temperature)
-    assert torch.equal(scaled.argmax(dim=1), logits.argmax(dim=1))
-
-
-def test_apply_temperature_exact_values():
-    logits = torch.tensor([[3.0, -1.5, 0.0]])
-    assert torch.equal(apply_temperature(logits, 1.5), torch.tensor([[2.0, -1.0, 0.0]]))
-
-
-@pytest.mark.parametrize("temperature", [0, -1.0, float("nan"), float("inf"), "2", True])
-def test_apply_temperature_rejects_invalid_temperature(temperature):
-    with pytest.raises(ValueError, match="argument `temperature`.*but got"):
-        apply_temperature(torch.zeros(1, 2), temperature)
-
-
 @pytest.mark.parametrize(
     ("logits", "target", "error", "match"),
     [
@@ -215,39 +191,105 @@ def test_fit_temperature_rejects_invalid_max_iter(max_iter):
         fit_temperature(torch.zeros(2, 2), torch.tensor([0, 1]), max_iter=max_iter)
 
 
-# --- ece_noise_floor --------------------------------------------------------------------------------------------
+# --- sigmoid (multi-label: one temperature shared by all labels) ---------------------------------------------------
 
 
-@pytest.mark.parametrize(("n", "c"), [(20, 0.7), (7, 0.5), (40, 0.9)])
-def test_ece_noise_floor_matches_exact_binomial_expectation(n, c):
-    # One bin and equal confidences: ECE = |K / n - c| with K ~ Binomial(n, c), whose mean is a finite sum.
-    exact = sum(math.comb(n, k) * c**k * (1 - c) ** (n - k) * abs(k / n - c) for k in range(n + 1))
-    probs = np.tile([c, 1 - c], (n, 1)) if c >= 0.5 else np.tile([1 - c, c], (n, 1))
-    floor = ece_noise_floor(probs, n_bins=1, n_draws=4000, seed=2)
-    assert floor["mean"] == pytest.approx(exact, abs=0.006)
-    assert floor["p95"] >= floor["mean"]
+def _slow_bce(logits, target, temperature):
+    """Mean over records of the summed binary cross-entropy, by explicit loops.
+
+    -y log p - (1 - y) log(1 - p) with p = sigmoid(u), u = z / T, written log(1 + e^-|u|) + max(u, 0) - y u so
+    that it does not overflow at small T.
+    """
+    total = 0.0
+    for row, labels in zip(np.asarray(logits).tolist(), np.asarray(target).tolist(), strict=True):
+        for z, y in zip(row, labels, strict=True):
+            u = z / temperature
+            total += math.log1p(math.exp(-abs(u))) + max(u, 0.0) - y * u
+    return total / len(logits)
 
 
-def test_ece_noise_floor_depends_only_on_confidences_and_is_seeded():
-    rng = np.random.default_rng(0)
-    probs = rng.dirichlet(np.ones(4), size=50)
-    floor = ece_noise_floor(probs, n_bins=10, seed=3)
-    assert floor == ece_noise_floor(probs[:, ::-1], n_bins=10, seed=3)  # class order does not matter
-    assert floor == ece_noise_floor(probs, n_bins=10, seed=3)
-    assert floor != ece_noise_floor(probs, n_bins=10, seed=4)
+def _multilabel_sample(seed, n=40, k=3):
+    rng = np.random.default_rng(seed)
+    target = rng.integers(0, 2, size=(n, k)).astype(np.float32)
+    logits = (2 * target - 1) * 3.0 + rng.normal(0, 2.5, size=(n, k))  # informative but over-confident
+    return torch.from_numpy(logits.astype(np.float32)), torch.from_numpy(target)
 
 
-def test_ece_noise_floor_shrinks_with_more_items():
-    small = ece_noise_floor(np.tile([0.8, 0.2], (50, 1)), n_bins=15, seed=0)["mean"]
-    large = ece_noise_floor(np.tile([0.8, 0.2], (5000, 1)), n_bins=15, seed=0)["mean"]
-    assert large < small / 5
+def _fit_sigmoid(logits, target, prior_sd=0.0):
+    return fit_temperature(logits, target, prior_sd=prior_sd, activation="sigmoid")
 
 
-@pytest.mark.parametrize(("probs", "kwargs", "match"), [
-    (np.ones((3, 1)), {}, "Expected argument `probs`"),
-    (np.ones((0, 2)), {}, "Expected argument `probs`"),
-    (np.full((2, 2), 0.5), {"n_draws": 0}, "Expected argument `n_draws`"),
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.5])
+def test_sigmoid_nll_matches_slow_loop(temperature):
+    logits, target = _multilabel_sample(1, n=12)
+    expected = _slow_bce(logits.double(), target, temperature)
+    assert temperature_nll(logits, target, temperature, activation="sigmoid") == pytest.approx(expected, rel=1e-12)
+    assert temperature_nll(torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]), activation="sigmoid") == pytest.approx(
+        2 * math.log(2), rel=1e-15)
+
+
+def test_fit_sigmoid_temperature_matches_a_grid_search_and_is_never_worse_than_one():
+    logits, target = _multilabel_sample(3)
+    fitted = _fit_sigmoid(logits, target)
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20), 20001))
+    best = grid[np.argmin([_slow_bce(logits.double(), target, t) for t in grid[::10]]) * 10]
+    assert fitted == pytest.approx(best, rel=3e-3)
+    assert temperature_nll(logits, target, fitted, activation="sigmoid") <= temperature_nll(
+        logits, target, 1.0, activation="sigmoid")
+
+
+@pytest.mark.parametrize("prior_sd", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("seed", range(4))
+def test_fit_sigmoid_temperature_agrees_with_a_bounded_brent_search(seed, prior_sd):
+    # scipy's bounded Brent search on log T at a tighter tolerance: an independent optimiser of the same objective.
+    logits, target = _multilabel_sample(10 + seed, n=30 + 20 * seed, k=1 + seed)
+
+    def objective(log_t):
+        nll = temperature_nll(logits, target, math.exp(log_t), activation="sigmoid")
+        return nll * len(logits) + log_t * log_t / (2 * prior_sd**2) if prior_sd else nll
+
+    found = minimize_scalar(objective, bounds=(math.log(MIN_TEMPERATURE), math.log(MAX_TEMPERATURE)),
+                            method="bounded", options={"xatol": 1e-10})
+    assert _fit_sigmoid(logits, target, prior_sd) == pytest.approx(math.exp(found.x), rel=1e-6)
+
+
+def test_fit_sigmoid_temperature_with_a_prior_matches_a_grid_search():
+    logits, target = torch.tensor([[5.0], [-5.0], [4.0]]), torch.tensor([[1.0], [0.0], [1.0]])  # always right
+    assert _fit_sigmoid(logits, target) == MIN_TEMPERATURE  # plain fit: as sharp as allowed
+    fitted = _fit_sigmoid(logits, target, prior_sd=1.0)
+    grid = np.linspace(np.log(0.05), np.log(20), 20001)
+    objective = [3 * _slow_bce(logits, target, np.exp(u)) + u * u / 2 for u in grid]
+    assert np.log(fitted) == pytest.approx(grid[np.argmin(objective)], abs=1e-3)
+    assert 0.05 < fitted < 1.0
+
+
+@pytest.mark.parametrize(("logits", "target", "expected"), [
+    pytest.param([[5.0], [-5.0]], [[1.0], [0.0]], MIN_TEMPERATURE, id="always-right-clamps-low"),
+    pytest.param([[5.0], [-5.0]], [[0.0], [1.0]], MAX_TEMPERATURE, id="always-wrong-clamps-high"),
 ])
-def test_ece_noise_floor_rejects(probs, kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        ece_noise_floor(probs, **kwargs)
+def test_fit_sigmoid_temperature_clamps_to_the_bounds(logits, target, expected):
+    assert _fit_sigmoid(torch.tensor(logits), torch.tensor(target)) == expected
+
+
+def test_fit_sigmoid_temperature_closed_form():
+    # One label, logit 4 everywhere, 2 of 3 records positive: the best p is 2/3, i.e. 4 / T = ln 2.
+    fitted = _fit_sigmoid(torch.full((3, 1), 4.0), torch.tensor([[1.0], [1.0], [0.0]]))
+    assert fitted == pytest.approx(4.0 / math.log(2.0), rel=1e-6)
+
+
+@pytest.mark.parametrize(("logits", "target", "error", "match"), [
+    pytest.param(torch.zeros(2, 3), torch.zeros(2, 2), ValueError, r"one shape \(N, C\).* \(2, 3\) and \(2, 2\)",
+                 id="shape-mismatch"),
+    pytest.param(torch.zeros(0, 3), torch.zeros(0, 3), ValueError, "N, C > 0", id="no-records"),
+    pytest.param(torch.zeros(2, 2), torch.tensor([[1.0, 2.0], [0.0, 0.0]]), ValueError, "multi-hot", id="not-0-or-1"),
+    pytest.param(torch.zeros(2, 2), [[1.0, 0.0], [0.0, 0.0]], TypeError, "but got list", id="not-a-tensor"),
+    pytest.param(torch.tensor([[float("inf")]]), torch.tensor([[1.0]]), ValueError, "finite", id="inf-logit"),
+])
+def test_fit_sigmoid_temperature_rejects_invalid_input(logits, target, error, match):
+    with pytest.raises(error, match=match):
+        _fit_sigmoid(logits, target)
+
+
+def test_fit_temperature_rejects_an_unknown_activation():
+    with pytest.raises(ValueError, match="Expected argument `activation` to be one of .*, but got 'tanh'"):
+        fit_temperature(torch.zeros(2, 2), torch.tensor([0, 1]), activation="tanh")

@@ -1,9 +1,4 @@
-# Helpers of the ablation rules (workflow/rules/ablation.smk): which runs exist, their settings and files.
-
-
-wildcard_constraints:
-    variant="|".join(config["ablation"]["variants"]),
-    seed=r"\d+",
+# Helpers of the rules in workflow/rules/ablation.smk: input functions and parameters read from the config.
 
 
 def get_ablation_dataset():
