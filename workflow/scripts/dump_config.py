@@ -2,10 +2,9 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected by the script directive)
 
-import os  # noqa: E402
-import tempfile  # noqa: E402
-
 import yaml  # noqa: E402
+
+from seqxent.data.io import atomic_write  # noqa: E402
 
 
 def to_plain(value):
@@ -19,13 +18,7 @@ def to_plain(value):
 
 output = snakemake.output.config  # noqa: F821
 settings = to_plain(snakemake.params.settings)  # noqa: F821
-# Write next to the target, then rename: a reader never sees a half-written file.
-handle, tmp = tempfile.mkstemp(dir=os.path.dirname(output) or ".", suffix=".tmp")
-umask = os.umask(0o022)
-os.umask(umask)
-os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the output gets an ordinary file's permissions
-with os.fdopen(handle, "w") as stream:
+with atomic_write(output) as stream:  # a reader never sees a half-written file
     stream.write("# Configuration of this run, as validated by the workflow (defaults filled in).\n")
     yaml.safe_dump(settings, stream, sort_keys=False, default_flow_style=False)
-os.replace(tmp, output)
 print(f"wrote {output}", file=sys.stderr)

@@ -14,10 +14,9 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected by the script directive)
 
-import os  # noqa: E402
-import tempfile  # noqa: E402
-
 import pandas as pd  # noqa: E402
+
+from seqxent.data.io import atomic_write  # noqa: E402
 
 group_column = snakemake.params.group_column  # noqa: F821
 value_column = snakemake.params.value_column  # noqa: F821
@@ -36,14 +35,8 @@ table[output_column] = table[group_column].map(values_of_group).fillna("")
 table.loc[table[group_column] == "", output_column] = ""
 
 output = snakemake.output.table  # noqa: F821
-# Write next to the target, then rename: a reader never sees a half-written file.
-handle, tmp = tempfile.mkstemp(dir=os.path.dirname(output) or ".", suffix=".tmp")
-umask = os.umask(0o022)
-os.umask(umask)
-os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the output gets an ordinary file's permissions
-with os.fdopen(handle, "w") as stream:
+with atomic_write(output) as stream:  # a reader never sees a half-written file
     table.to_csv(stream, sep="\t", index=False, lineterminator="\n")
-os.replace(tmp, output)
 n_labelled = int((table[output_column] != "").sum())
 print(f"wrote {output}: {len(table)} records, {n_labelled} with a {output_column!r} label, "
       f"{values_of_group.size} groups", file=sys.stderr)
