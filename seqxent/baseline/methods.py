@@ -1,8 +1,9 @@
 """One entry point for every baseline and peer: :func:`run_method` trains a method and predicts the queries.
 
-Built-in baselines (:mod:`seqxent.baseline.kmer`) give class probabilities; peers run through external tools
-(:mod:`seqxent.baseline.peers`) give a label and a confidence per query. Both come back as a
-:class:`MethodResult`, which :mod:`seqxent.baseline.score` scores.
+Built-in baselines (:mod:`seqxent.baseline.kmer`) and QIIME 2's naive Bayes classifier
+(:mod:`seqxent.baseline.naive_bayes`, the ``qiime_nb`` peer, which needs no external tool) give class
+probabilities; peers run through external tools (:mod:`seqxent.baseline.peers`) give a label and a confidence
+per query. Both come back as a :class:`MethodResult`, which :mod:`seqxent.baseline.score` scores.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from seqxent import tools
 from seqxent.baseline import kmer as baselines
+from seqxent.baseline.naive_bayes import QiimeNaiveBayes
 from seqxent.baseline.peers import BlastTopHit, Peer, RdpClassifier, Sintax
 
 
@@ -30,6 +32,8 @@ class MethodResult:
         confidence: ``(N,)`` confidence in [0, 1] (NaN for skipped queries), or ``None`` when unavailable.
         seconds: wall-clock seconds of training plus prediction.
         skipped: query id -> reason, for every query without a label.
+        cutoff: the method's own confidence cut-off (``qiime_nb``: classify-sklearn's 0.7), or ``None``.
+            ``labels`` are the forced calls whatever their confidence; the scores add the calls at the cut-off.
     """
 
     classes: list[str]
@@ -38,13 +42,16 @@ class MethodResult:
     confidence: np.ndarray | None
     seconds: float
     skipped: dict[str, str] = field(default_factory=dict)
+    cutoff: float | None = None
 
 
 def _run_model(model, train_x, train_labels, query_x) -> MethodResult:
     start = time.perf_counter()
     probs = model.fit(train_x, train_labels).predict_proba(query_x)
     labels = [model.classes_[i] for i in probs.argmax(axis=1)]
-    return MethodResult(model.classes_, probs, labels, probs.max(axis=1), time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return MethodResult(model.classes_, probs, labels, probs.max(axis=1), seconds,
+                        cutoff=getattr(model, "cutoff", None))
 
 
 def _run_peer(peer: Peer, train_seqs, train_labels, query_ids, query_seqs, threads, workdir) -> MethodResult:
@@ -68,6 +75,7 @@ _METHODS: dict[str, Callable] = {
     "kmer_knn": lambda k, threads: baselines.KmerNearestNeighbour(k=k or 8),
     "majority": lambda k, threads: baselines.MajorityClass(),
     "label_lookup": lambda k, threads: baselines.LabelLookup(),
+    "qiime_nb": lambda k, threads: QiimeNaiveBayes(threads=threads),  # QIIME 2's fixed 7-mers: k ignored
     "sintax": lambda k, threads: Sintax(),
     "blastn": lambda k, threads: BlastTopHit(),
     "rdp": lambda k, threads: RdpClassifier(),
@@ -96,8 +104,9 @@ def run_method(
         train_labels: training labels.
         query_ids: unique query ids (keys of ``MethodResult.skipped``).
         query_seqs: query sequences.
-        k: k-mer length for ``kmer_logreg`` (default 6) and ``kmer_knn`` (default 8); ignored otherwise.
-        threads: threads for external tools and for ``kmer_logreg``'s BLAS.
+        k: k-mer length for ``kmer_logreg`` (default 6) and ``kmer_knn`` (default 8); ignored otherwise
+            (``qiime_nb`` keeps QIIME 2's 7-mers).
+        threads: threads for external tools and for the BLAS of ``kmer_logreg`` and ``qiime_nb``.
         workdir: where external tools write their files (a removed temporary directory when ``None``).
         train_keys: for ``label_lookup`` only: the key of each training record (e.g. its species).
         query_keys: for ``label_lookup`` only: the key of each query.

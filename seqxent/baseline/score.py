@@ -55,7 +55,9 @@ def score_result(result, truth: list[str]) -> dict:
     Returns:
         ``n_items``, ``accuracy``, ``macro_f1``, ``n_unassigned`` and ``seconds``; with probabilities also
         ``log_loss_nats``, ``log_loss_bits`` and ``brier`` over the queries of classes seen in training
-        (None when there is none).
+        (None when there is none); for a method with its own confidence cut-off (``result.cutoff``, e.g.
+        ``qiime_nb``) also the calls at that cut-off (:func:`score_at_cutoff`). ``accuracy`` and
+        ``macro_f1`` always score the forced calls.
 
     Example:
         >>> from types import SimpleNamespace
@@ -76,7 +78,37 @@ def score_result(result, truth: list[str]) -> dict:
         out["log_loss_nats"] = metrics.log_loss(result.probs[known], target[known]) if known.any() else None
         out["log_loss_bits"] = out["log_loss_nats"] / np.log(2) if known.any() else None
         out["brier"] = metrics.brier_score(result.probs[known], target[known]) if known.any() else None
+    if getattr(result, "cutoff", None) is not None and getattr(result, "confidence", None) is not None:
+        out.update(score_at_cutoff(result.labels, result.confidence, truth, result.cutoff))
     return out
+
+
+def score_at_cutoff(labels: Sequence[str | None], confidence, truth: Sequence[str], cutoff: float) -> dict:
+    """The calls that a confidence cut-off keeps, as classify-sklearn makes them (a flat label: one rank).
+
+    A call passes when its confidence is at least ``cutoff`` (classify-sklearn's ``--p-confidence``, whose
+    reads below it become "Unassigned"); a query without a label or with a NaN confidence never passes.
+
+    Args:
+        labels: forced call of each query, ``None`` when the method gave none.
+        confidence: ``(N,)`` confidence of each call.
+        truth: true label of each query.
+        cutoff: the confidence cut-off, in [0, 1].
+
+    Returns:
+        ``confidence_cutoff``, ``n_unassigned_at_cutoff`` (queries whose call does not pass) and
+        ``assigned_accuracy_at_cutoff``: the share of passing calls that are right (None when none passes).
+
+    Example:
+        >>> score_at_cutoff(["a", "b", "b", None], [0.9, 0.7, 0.6, float("nan")], ["a", "a", "b", "b"], 0.7)
+        {'confidence_cutoff': 0.7, 'n_unassigned_at_cutoff': 2, 'assigned_accuracy_at_cutoff': 0.5}
+    """
+    confidence = np.asarray(confidence, dtype=float)
+    labelled = np.array([lab is not None for lab in labels], dtype=bool)
+    passed = labelled & (np.nan_to_num(confidence, nan=-1.0) >= cutoff)  # NaN: no confidence, never passes
+    right = np.array([lab == true for lab, true in zip(labels, truth, strict=True)], dtype=bool)
+    return {"confidence_cutoff": cutoff, "n_unassigned_at_cutoff": int((~passed).sum()),
+            "assigned_accuracy_at_cutoff": float(right[passed].mean()) if passed.any() else None}
 
 
 # The multi-label model's headline metrics, and the Jaccard index.

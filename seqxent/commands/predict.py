@@ -1,21 +1,27 @@
-"""Predict every record of a FASTA[.gz] file with a trained or pretrained model.
+"""Predict every record of a FASTA or FASTQ file (plain or gzip) with a trained or pretrained model.
 
 MODEL is a checkpoint path (e.g. results/ss3/model.pt) or the name of a model shipped in the package
-(`seqxent predict --list-models` lists them). Every input id appears in the output, predicted or with the
+(`seqxent predict --list-models` lists them). `--input -` reads standard input, `--output -` writes standard
+output (any other output is written atomically). Every input id appears in the output, predicted or with the
 reason it was skipped. Probabilities are temperature-calibrated unless --uncalibrated is given. Sequence
 models also write their novelty scores (energy, msp, nll, and for DNA models kmer_distance: the share of
 the query's 12-mers that its closest training sequence lacks; higher = more likely a class the model never
 saw) and label a record `unassigned` when the score of its abstain rule is above the threshold that
-`seqxent calibrate` chose on the validation split (--no-abstain keeps the top label). Examples:
+`seqxent calibrate` chose on the validation split (--no-abstain keeps the top label). DNA models that
+predict whole records can also try each record's reverse complement (--strand both) and, for a model of a
+taxonomic rank, write the taxonomy table of vsearch SINTAX (--format sintax) or QIIME 2 (--format qiime). Examples:
 
   seqxent predict --model results/coi_species/model.pt --input my_barcodes.fasta --output calls.tsv
   seqxent predict --model ss3 --input proteins.fasta.gz --output proteins.ss2 --format ss2
+  zcat reads.fastq.gz | seqxent predict --model coi_species --input - --output - --format sintax --strand both
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -23,13 +29,13 @@ import torch
 from tqdm import tqdm
 
 from seqxent.calibrate.novelty import score_names
-from seqxent.data.io import atomic_write
+from seqxent.data.io import STDIO, atomic_write
 from seqxent.data.labels import THRESHOLD
 from seqxent.errors import InputError
 from seqxent.model.checkpoint import load_checkpoint, pretrained_models
 from seqxent.model.engine import PRECISIONS, select_device
 from seqxent.predict.formats import FORMATS, get_writer
-from seqxent.predict.stream import predict_fasta
+from seqxent.predict.stream import STRANDS, predict_fasta
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +43,15 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``seqxent predict``."""
     parser.add_argument("--model", help="checkpoint path or pretrained model name")
-    parser.add_argument("--input", type=Path, help="FASTA or FASTA.gz")
-    parser.add_argument("--output", type=Path, help="file to write (atomically)")
-    parser.add_argument("--format", choices=sorted(FORMATS), default="tsv")
+    parser.add_argument("--input", type=Path, help="FASTA or FASTQ, plain or gzip (told from the content); - for stdin")
+    parser.add_argument("--output", type=Path, help="file to write (atomically); - for stdout")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="tsv",
+                        help="tsv, json; ss2, horiz (3-state residue models); sintax, qiime (DNA models of a rank)")
+    parser.add_argument("--strand", choices=STRANDS, default="plus",
+                        help="both: also predict each record's reverse complement and keep the orientation with "
+                             "the higher top probability (DNA models; adds a strand column)")
+    parser.add_argument("--cutoff", type=float, default=None,
+                        help="sintax, qiime: the probability a call needs (default 0.8 for sintax, 0.7 for qiime)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-tokens", type=int, default=200_000, help="cap on padded positions per batch")
     parser.add_argument("--threads", type=int, default=0,
@@ -71,18 +83,30 @@ def run(args: argparse.Namespace) -> None:
     device = select_device(args.device)
     ckpt = load_checkpoint(args.model, device)
     writer = get_writer(args.format, ckpt.classes, ckpt.task, threshold=args.threshold,
-                        scores=score_names(ckpt.meta))
+                        scores=score_names(ckpt.meta), strand=args.strand == "both", alphabet=ckpt.alphabet.name,
+                        label_column=ckpt.meta.get("label_column"), cutoff=args.cutoff)
     if args.uncalibrated and not args.no_abstain and "ood" in ckpt.meta:
         log.warning("--uncalibrated: no record is unassigned (the abstain threshold is for calibrated scores)")
     start, n, skipped = time.perf_counter(), 0, 0
-    with atomic_write(args.output) as out:
+    with _output(args.output) as out:
         writer.begin(out)
         preds = predict_fasta(ckpt, args.input, batch_size=args.batch_size, max_tokens=args.max_tokens,
                               device=device, calibrated=not args.uncalibrated, abstain=not args.no_abstain,
-                              precision=args.precision)
+                              precision=args.precision, strand=args.strand)
         for pred in tqdm(preds, unit="rec", disable=None, mininterval=2):
             writer.write(out, pred)
             n, skipped = n + 1, skipped + bool(pred.skipped)
         writer.end(out)
     seconds = time.perf_counter() - start
     log.info("%d records (%d skipped) in %.1f s: %.0f records/s", n, skipped, seconds, n / max(seconds, 1e-9))
+
+
+@contextlib.contextmanager
+def _output(path: Path):
+    """Standard output for ``-`` (written as it goes), else a temporary file moved into place at the end."""
+    if str(path) != STDIO:
+        with atomic_write(path) as out:
+            yield out
+        return
+    yield sys.stdout
+    sys.stdout.flush()

@@ -6,6 +6,14 @@ reason) and a JSON summary of the split. Example:
   seqxent prepare --name coi_species --task sequence --alphabet dna \
       --fasta data/coi_bold.fasta.gz --labels data/coi_bold.tsv --label-column species --min-per-class 5 \
       --output results/coi_species/dataset.tsv.gz --summary results/coi_species/split_summary.json
+
+A reference with lineages (SINTAX, QIIME 2, RDP, or a table with a column per rank) gives a column per rank;
+the label is the name at the rank --label-column:
+
+  seqxent prepare --name rdp_genus --task sequence --alphabet dna --reference-format rdp \
+      --fasta data/rdp_trainset_sample.fasta.gz --taxonomy data/rdp_taxonomy.txt \
+      --ranks domain phylum class order family genus --label-column genus \
+      --output results/rdp_genus/dataset.tsv.gz --summary results/rdp_genus/split_summary.json
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ from pathlib import Path
 from seqxent.data.dataset import write_dataset
 from seqxent.data.io import atomic_write
 from seqxent.data.labels import SEPARATOR
-from seqxent.prepare.build import PrepareConfig, prepare_dataset
+from seqxent.data.taxonomy import RANKS
+from seqxent.prepare.build import SOURCES, PrepareConfig, prepare_dataset
 from seqxent.tasks import TASKS
 
 
@@ -27,10 +36,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", required=True, choices=list(TASKS),
                         help="sequence: one label per record; residue: one per position; multilabel: a label set")
     parser.add_argument("--alphabet", required=True, choices=["dna", "protein"])
-    src = parser.add_argument_group("input (either --fasta with --labels, or --table)")
-    src.add_argument("--fasta", type=Path, help="FASTA[.gz] of the sequences")
-    src.add_argument("--labels", type=Path, help="TSV of labels, joined to the FASTA on --id-column")
+    src = parser.add_argument_group("input (either --fasta with --labels, or --table; or a --reference-format)")
+    src.add_argument("--fasta", type=Path, help="FASTA[.gz] of the sequences (SINTAX and RDP: with the lineages)")
+    src.add_argument("--labels", type=Path, help="TSV of labels, joined to the FASTA on --id-column "
+                                                 "(qiime: the taxonomy TSV)")
     src.add_argument("--table", type=Path, help="TSV[.gz] holding sequences and labels")
+    src.add_argument("--reference-format", choices=[name for name in SOURCES if name],
+                     help="read lineages: sintax (--fasta), qiime (--fasta, --labels), rdp (--fasta, --taxonomy), "
+                          "table (a column per rank, as --table or --fasta with --labels)")
+    src.add_argument("--taxonomy", type=Path, help="rdp: the taxonomy file (taxid*name*parent*depth*rank)")
+    src.add_argument("--ranks", nargs="+", default=[], metavar="RANK",
+                     help=f"ranks to keep as columns, top down (sintax/qiime/rdp: of {', '.join(RANKS)}; default: "
+                          "those the reference names; table: the rank columns, required)")
     src.add_argument("--id-column", default="id")
     src.add_argument("--sequence-column", default="sequence")
     parser.add_argument("--label-column", required=True, help="column to predict")
@@ -63,9 +80,12 @@ def run(args: argparse.Namespace) -> None:
                         fractions=tuple(args.fractions), cluster_identity=args.cluster_identity,
                         cluster_coverage=args.cluster_coverage, on_invalid=args.on_invalid,
                         extra_columns=args.extra_columns, seed=args.seed, threads=args.threads,
-                        label_separator=args.label_separator, novel_classes=args.novel_classes)
+                        label_separator=args.label_separator, novel_classes=args.novel_classes,
+                        reference_format=args.reference_format, taxonomy=args.taxonomy, ranks=args.ranks)
     table, summary = prepare_dataset(cfg)
     meta = {"name": cfg.name, "task": cfg.task, "alphabet": cfg.alphabet, "label_column": cfg.label_column}
+    if "ranks" in summary:  # a reference with lineages: which columns hold the ranks, top down
+        meta["ranks"] = summary["ranks"]
     write_dataset(table, args.output, meta)
     with atomic_write(args.summary) as handle:
         json.dump(summary, handle, indent=2, sort_keys=True)

@@ -1,9 +1,12 @@
 """Reading sequences and label tables into typed records, and writing outputs (text, bytes, FASTA) atomically.
 
-FASTA (plain or gzip, detected from the file's magic bytes, not its name) is parsed line by line; any
-character is kept, so that the alphabet can reject one record instead of the parser the whole file. Tables
-(TSV, plain or gzip) are read by pandas with every column as text, so that a label such as ``NA`` or ``1e5``
-stays a string. Problems are reported as :class:`~seqxent.errors.InputError` naming the
+Sequence files are FASTA or FASTQ (told apart by their first character, ``>`` or ``@``), plain or gzip
+(detected from the file's magic bytes, not its name), or standard input for ``-``. They are parsed line by line
+by this module's own reader: any character is kept, so that the alphabet can reject one record instead of the
+parser the whole file, and a FASTQ record with a bad quality line is kept with its problem, so that a caller can
+skip it alone (benchmarks/readers.py compares this reader with Biopython's and dnaio's, which stop at the first
+bad record). Tables (TSV, plain or gzip) are read by pandas with every column as text, so that a label such as
+``NA`` or ``1e5`` stays a string. Problems are reported as :class:`~seqxent.errors.InputError` naming the
 file, the record and the problem.
 """
 
@@ -13,6 +16,7 @@ import contextlib
 import gzip
 import io
 import os
+import sys
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -26,15 +30,22 @@ if TYPE_CHECKING:  # pandas is imported where tables are read: `seqxent predict`
     import pandas as pd
 
 GZIP_MAGIC = b"\x1f\x8b"
+#: The file name that stands for standard input (readers) or standard output (``seqxent predict --output``).
+STDIO = "-"
 
 
 @dataclass(frozen=True)
 class FastaRecord:
-    """One FASTA record: ``id`` is the first word of the header, ``sequence`` the raw residues."""
+    """One FASTA or FASTQ record: ``id`` is the first word of the header, ``sequence`` the raw residues.
+
+    ``description`` is the whole header line after ``>`` or ``@``. ``problem`` says why the record cannot be
+    used as it is ("" when it can): a FASTQ quality line whose length differs from the sequence's.
+    """
 
     id: str
     sequence: str
     description: str = ""
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,15 +56,40 @@ class Skipped:
     reason: str
 
 
+def display_name(path: Path | str) -> str:
+    """The name of an input in messages: its path, or ``<stdin>`` for ``-``."""
+    return "<stdin>" if str(path) == STDIO else str(path)
+
+
+class _Borrowed(io.RawIOBase):
+    """Standard input's bytes behind a buffer of our own, so that closing the reader leaves ``sys.stdin`` open."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def readable(self) -> bool:  # noqa: D102
+        return True
+
+    def readinto(self, buffer) -> int:  # noqa: D102
+        data = self.source.read1(len(buffer))  # what the pipe holds now: records stream as they arrive
+        buffer[:len(data)] = data
+        return len(data)
+
+
 def open_text(path: Path | str, errors: str = "strict") -> io.TextIOBase:
     """Open a plain or gzip-compressed text file (UTF-8, BOM removed, any line ending) for reading.
 
-    ``errors="surrogateescape"`` lets the caller find the line of a byte that is not UTF-8 (see
-    :func:`iter_fasta`) instead of failing on the block of text that holds it.
+    ``-`` reads standard input (gzip detected from its first bytes too). ``errors="surrogateescape"`` lets the
+    caller find the line of a byte that is not UTF-8 (see :func:`iter_fasta`) instead of failing on the block of
+    text that holds it.
 
     Raises:
         InputError: when the path does not exist or is a directory.
     """
+    if str(path) == STDIO:
+        raw = io.BufferedReader(_Borrowed(sys.stdin.buffer))
+        source = gzip.GzipFile(fileobj=raw, mode="rb") if raw.peek(2)[:2] == GZIP_MAGIC else raw
+        return io.TextIOWrapper(source, encoding="utf-8-sig", errors=errors, newline=None)
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a file")
@@ -66,89 +102,145 @@ def open_text(path: Path | str, errors: str = "strict") -> io.TextIOBase:
 
 
 def iter_fasta(path: Path | str) -> Iterator[FastaRecord]:
-    """Yield the records of a FASTA file one at a time (memory stays flat for any file size).
+    """Yield the records of a FASTA or FASTQ file one at a time (memory stays flat for any file size).
 
-    Blank lines before the first header are allowed. The id is the first word of the header; whitespace inside
-    sequence lines is removed. Any character is passed on (the alphabet decides what is valid), so an odd
-    letter costs one record, never the file.
+    The format comes from the first line that is not blank (``>`` FASTA, ``@`` FASTQ), gzip from the first
+    bytes; ``-`` reads standard input. The id is the first word of the header, the description the whole
+    header. FASTA: blank lines are allowed; whitespace inside sequence lines is removed. FASTQ: four lines a
+    record (header, sequence, ``+``, qualities; blank lines between records allowed; the text after ``+`` is
+    not read); a quality line of another length than the sequence keeps the record, with that ``problem``.
+    Any character is passed on (the alphabet decides what is valid), so an odd letter costs one record, never
+    the file.
 
     Duplicate ids are not checked here (that needs memory in the number of records); see :func:`read_fasta`.
 
     Raises:
-        InputError: for a file that is not FASTA, not UTF-8 (naming the line and record), a truncated or corrupt
-            gzip stream (naming the last record read), or a record without id.
+        InputError: for a file that is neither FASTA nor FASTQ, not UTF-8 (naming the line and record), a
+            truncated or corrupt gzip stream (naming the last record read), a record without id, or a FASTQ
+            record whose third line does not start with ``+`` (the records after it cannot be found).
     """
-    path = Path(path)
+    reader = _Reader(display_name(path))
     with open_text(path, errors="surrogateescape") as handle:
-        state = _FastaState(path)
         try:
-            for line in handle:
-                record = state.feed(line)
-                if record is not None:
-                    yield record
+            first = reader.first_line(handle)
+            yield from (reader.fasta if first[0] == ">" else reader.fastq)(handle, first)
         except (EOFError, OSError, zlib.error) as err:
-            raise InputError(f"{path}: truncated or corrupt gzip stream {state.where()}: "
+            raise InputError(f"{reader.name}: truncated or corrupt gzip stream {reader.where()}: "
                              f"unreadable ({type(err).__name__}: {err})") from err
-        yield state.finish()
 
 
-class _FastaState:
-    """Line-by-line FASTA parser state: the current header and sequence lines, for exact error positions."""
+class _Reader:
+    """FASTA and FASTQ parsing with the line count and last id that error messages name.
 
-    def __init__(self, path: Path):
-        self.path, self.line, self.count = path, 0, 0
-        self.header: str | None = None
+    The hot loops only collect lines; the checks run once per record, the UTF-8 check only for a record that is
+    not all ASCII (:meth:`_check_text`).
+    """
+
+    def __init__(self, name: str):
+        self.name, self.line, self.count = name, 0, 0
         self.last_id: str | None = None
-        self.chunks: list[str] = []
 
     def where(self) -> str:
         return f"after record {self.last_id!r}" if self.last_id is not None else "before the first record"
 
-    def feed(self, line: str) -> FastaRecord | None:
-        """Take one line; return the previous record when this line starts a new one."""
-        self.line += 1
-        try:
-            line.encode("utf-8")
-        except UnicodeEncodeError as err:  # a lone surrogate: an undecodable byte, escaped by open_text
-            byte = ord(line[err.start]) - 0xDC00
-            where = f"record {self.last_id!r}" if self.header is not None and not line.startswith(">") else \
-                f"header {self.where()}"
-            raise InputError(f"{self.path}: line {self.line} ({where}): not UTF-8 text, unreadable "
-                             f"(UnicodeDecodeError: byte 0x{byte:02x} is not valid UTF-8)") from None
-        if line.startswith(">"):
-            record = self._emit() if self.header is not None else None
-            self.header, self.chunks = line[1:].strip(), []
-            self.count += 1
-            words = self.header.split(None, 1)
-            if not words:
-                raise InputError(f"{self.path}: record {self.count}: header has no id")
-            self.last_id = words[0]
-            return record
-        if self.header is not None:
-            self.chunks.append("".join(line.split()))
-        elif line.strip():
-            raise InputError(f"{self.path}: not FASTA: expected '>' at the start, got {line[:30]!r}")
-        return None
+    def first_line(self, handle) -> str:
+        """The first line that is not blank; it must start a FASTA or a FASTQ record."""
+        for line in handle:
+            if not line.isspace():
+                self._check_text([line], None)
+                if line[0] in ">@":
+                    return line
+                raise InputError(f"{self.name}: not FASTA or FASTQ: expected '>' or '@' at the start, "
+                                 f"got {line[:30]!r}")
+            self.line += 1
+        raise InputError(f"{self.name}: empty file, expected FASTA or FASTQ records")
 
-    def finish(self) -> FastaRecord:
-        if self.header is None:
-            raise InputError(f"{self.path}: empty file, expected FASTA records")
-        return self._emit()
+    def fasta(self, handle, first: str) -> Iterator[FastaRecord]:  # noqa: D102
+        header, lines = first, []
+        for line in handle:
+            if line[0] == ">":
+                yield self._fasta_record(header, lines)
+                header, lines = line, []
+            else:
+                lines.append(line)
+        yield self._fasta_record(header, lines)
 
-    def _emit(self) -> FastaRecord:
-        return FastaRecord(self.last_id, "".join(self.chunks), self.header)
+    def fastq(self, handle, first: str) -> Iterator[FastaRecord]:  # noqa: D102
+        header = first
+        while True:
+            yield self._fastq_record(header, next(handle, ""), next(handle, ""), next(handle, ""))  # "": the end
+            header = next(handle, "")
+            while header.isspace():  # blank lines between records
+                self.line, header = self.line + 1, next(handle, "")
+            if not header:
+                return
+            if header[0] != "@":
+                raise InputError(f"{self.name}: line {self.line + 1}: not FASTQ: expected '@' at the start of the "
+                                 f"record {self.where()}, got {header[:30]!r}")
+
+    def _start(self, line: str) -> tuple[str, str]:
+        """``(id, description)`` of the header line of the next record."""
+        self.count += 1
+        header = line[1:].strip()
+        words = header.split(None, 1)
+        if not words:
+            raise InputError(f"{self.name}: record {self.count}: header has no id")
+        return words[0], header
+
+    def _fasta_record(self, line: str, lines: list[str]) -> FastaRecord:
+        rid, header = self._start(line)
+        sequence = "".join("".join(lines).split())
+        if not (line.isascii() and sequence.isascii()):  # whitespace is ASCII: the removed part needs no check
+            self._check_text([line, *lines], rid)
+        self.line, self.last_id = self.line + 1 + len(lines), rid
+        return FastaRecord(rid, sequence, header)
+
+    def _fastq_record(self, line: str, seq: str, plus: str, qual: str) -> FastaRecord:
+        """The record of a header ``line`` and the three lines after it ("" past the end of the file)."""
+        rid, header = self._start(line)
+        if not (line.isascii() and seq.isascii() and plus.isascii() and qual.isascii()):
+            self._check_text([line, seq, plus, qual], rid)
+        sequence, quality = seq.strip(), qual.strip()
+        if not qual:
+            problem = "incomplete FASTQ record: the file ends before its quality line"
+        elif plus[0] != "+":
+            raise InputError(f"{self.name}: line {self.line + 3} (record {rid!r}): not FASTQ: expected a '+' "
+                             f"line after the sequence, got {plus[:30]!r}")
+        elif len(quality) != len(sequence):
+            problem = f"FASTQ quality line has {len(quality)} characters for {len(sequence)} bases"
+        else:
+            problem = ""
+        self.line, self.last_id = self.line + 1 + bool(seq) + bool(plus) + bool(qual), rid
+        return FastaRecord(rid, sequence, header, problem)
+
+    def _check_text(self, lines: list[str], rid: str | None) -> None:
+        """Raise for the first line holding a byte that is not UTF-8 (escaped as a lone surrogate by open_text).
+
+        ``lines`` are a record's lines from its header on (``rid`` its id), starting at line ``self.line + 1``.
+        """
+        for i, line in enumerate(lines):
+            try:
+                line.encode("utf-8")
+            except UnicodeEncodeError as err:
+                byte = ord(line[err.start]) - 0xDC00
+                where = f"header {self.where()}" if i == 0 else f"record {rid!r}"
+                raise InputError(f"{self.name}: line {self.line + 1 + i} ({where}): not UTF-8 text, unreadable "
+                                 f"(UnicodeDecodeError: byte 0x{byte:02x} is not valid UTF-8)") from None
 
 
 def read_fasta(path: Path | str) -> list[FastaRecord]:
-    """Read a whole FASTA file; reject duplicate ids.
+    """Read a whole FASTA or FASTQ file; reject duplicate ids and records with a problem.
 
     Raises:
-        InputError: as :func:`iter_fasta`, or when an id occurs twice.
+        InputError: as :func:`iter_fasta`, when an id occurs twice, or for a record with a ``problem`` (a FASTQ
+            quality line of the wrong length).
     """
     records, seen = [], set()
     for rec in iter_fasta(path):
         if rec.id in seen:
-            raise InputError(f"{path}: record {rec.id!r}: duplicate id")
+            raise InputError(f"{display_name(path)}: record {rec.id!r}: duplicate id")
+        if rec.problem:
+            raise InputError(f"{display_name(path)}: record {rec.id!r}: {rec.problem}")
         seen.add(rec.id)
         records.append(rec)
     return records

@@ -1,17 +1,20 @@
-"""Output formats of ``seqxent predict``: TSV, PSIPRED ``.ss2`` and ``.horiz``, and JSON.
+"""Output formats of ``seqxent predict``: TSV, PSIPRED ``.ss2`` and ``.horiz``, JSON, and the taxonomy formats.
 
 Each format is a writer class with ``begin``, ``write`` (one :class:`~seqxent.predict.stream.Prediction`) and
 ``end``, chosen from :data:`FORMATS` (a dispatch table, not an if-chain; multi-label models from
-:data:`MULTILABEL_FORMATS`). Writers stream: they never hold more than one record. Skipped records are
-written with their reason, so every input id appears.
+:data:`MULTILABEL_FORMATS`) and built from :class:`WriterOptions`. Writers stream: they never hold more than
+one record. Skipped records are written with their reason (or, in the taxonomy formats, as unclassified), so
+every input id appears.
 
-Probabilities are printed with 4 decimals (3 in ``.ss2``, as PSIPRED does).
+Probabilities are printed with 4 decimals (3 in ``.ss2``, as PSIPRED does; 2 in SINTAX's, as vsearch does).
+The taxonomy formats (:mod:`seqxent.predict.taxonomy`) write what vsearch SINTAX and QIIME 2 write.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TextIO
 
 import numpy as np
@@ -20,9 +23,31 @@ from seqxent.calibrate.novelty import SCORES, UNASSIGNED
 from seqxent.data.labels import THRESHOLD, check_threshold, predicted_labels, split_labels
 from seqxent.errors import InputError
 from seqxent.predict.stream import Prediction
+from seqxent.predict.taxonomy import TAXONOMY_FORMATS
 from seqxent.tasks import Task, get_task
 
 PREDICTED = "predicted"
+
+
+@dataclass(frozen=True)
+class WriterOptions:
+    """What a writer needs beyond the model's classes and task (each writer reads the fields it uses).
+
+    Attributes:
+        scores: names of the novelty-score columns of a sequence model (None: energy, msp, nll).
+        threshold: multilabel models: the probability at which a label is predicted.
+        strand: write the orientation kept by ``--strand both`` (a ``strand`` column or key).
+        alphabet: the model's alphabet name (``dna``, ``protein``).
+        label_column: what the model's classes are (``meta["label_column"]``, e.g. ``species``).
+        cutoff: taxonomy formats: the confidence a call needs (None: the format's own default).
+    """
+
+    scores: Sequence[str] | None = None
+    threshold: float = THRESHOLD
+    strand: bool = False
+    alphabet: str = "dna"
+    label_column: str | None = None
+    cutoff: float | None = None
 
 
 def _p(x: float, digits: int = 4) -> str:
@@ -34,13 +59,14 @@ class TsvWriter:
 
     Columns: ``id``, [``pos``, ``aa``,] ``label``, one ``p_<class>`` per class, for sequence models the
     novelty scores ``energy``, ``msp``, ``nll`` and, for models with a k-mer reference, ``kmer_distance``
-    (higher = more likely a class the model does not know; ``scores`` names them), and
-    ``status`` (``predicted`` or ``skipped: <reason>``; a skipped record gets one row with empty fields). The
-    label is ``unassigned`` when the checkpoint's abstain rule fired.
+    (higher = more likely a class the model does not know; ``scores`` names them), with ``--strand both``
+    ``strand`` (``+`` or ``-``), and ``status`` (``predicted`` or ``skipped: <reason>``; a skipped record gets
+    one row with empty fields). The label is ``unassigned`` when the checkpoint's abstain rule fired.
     """
 
-    def __init__(self, classes: list[str], task: Task, scores: Sequence[str] | None = None):
-        self.classes, self.per_residue = classes, task.per_residue
+    def __init__(self, classes: list[str], task: Task, options: WriterOptions = WriterOptions()):
+        self.classes, self.per_residue, self.strand = classes, task.per_residue, options.strand
+        scores = options.scores
         self.scores = list(SCORES if scores is None else scores) if task.novelty else []
         self.lead = ["id", "pos", "aa"] if self.per_residue else ["id"]
         # One %-format per row (C-level float formatting): a residue model writes a row per residue.
@@ -49,17 +75,18 @@ class TsvWriter:
     def begin(self, out: TextIO) -> None:  # noqa: D102
         lead = self.lead
         probs = [f"p_{c}" for c in self.classes]
-        out.write("\t".join(lead + ["label"] + probs + self.scores + ["status"]) + "\n")
+        strand = ["strand"] if self.strand else []
+        out.write("\t".join(lead + ["label"] + probs + self.scores + strand + ["status"]) + "\n")
 
     def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
         if pred.probs is None:
-            empty = [""] * (len(self.classes) + len(self.scores) + len(self.lead))
+            empty = [""] * (len(self.classes) + len(self.scores) + len(self.lead) + self.strand)
             out.write("\t".join([pred.id, *empty, f"skipped: {pred.skipped}"]) + "\n")
             return
         probs = pred.probs if self.per_residue else pred.probs[None, :]  # (K,) -> (1, K)
         top = probs.argmax(axis=1)
         scores = [_p(pred.novelty[s]) if pred.novelty else "" for s in self.scores]
-        tail = "\t".join([*scores, PREDICTED])
+        tail = "\t".join([*scores, *([pred.strand] if self.strand else []), PREDICTED])
         labels = [UNASSIGNED] * len(top) if pred.abstained else [self.classes[i] for i in top]
         n = len(probs)
         lead = zip([pred.id] * n, range(1, n + 1), pred.sequence, strict=True) if self.per_residue else [(pred.id,)]
@@ -74,11 +101,13 @@ class JsonWriter:
     """A JSON array with one object per record: id, label(s), probabilities by class, status.
 
     Sequence models add the novelty scores ``energy``, ``msp`` and ``nll`` after the probabilities; the label
-    is ``unassigned`` when the checkpoint's abstain rule fired.
+    is ``unassigned`` when the checkpoint's abstain rule fired. With ``--strand both`` a predicted record has
+    ``strand`` (``+`` or ``-``) before ``status``.
     """
 
-    def __init__(self, classes: list[str], task: Task, scores: Sequence[str] | None = None):
+    def __init__(self, classes: list[str], task: Task, options: WriterOptions = WriterOptions()):
         self.classes, self.per_residue, self.first = classes, task.per_residue, True  # every score is written
+        self.strand = options.strand
 
     def begin(self, out: TextIO) -> None:  # noqa: D102
         out.write("[")
@@ -99,6 +128,12 @@ class JsonWriter:
         obj["probs"] = {c: np.round(pred.probs[..., k].astype(np.float64), 4).tolist()
                         for k, c in enumerate(self.classes)}
         obj.update({name: round(value, 4) for name, value in (pred.novelty or {}).items()})
+        return self.finish(obj, pred)
+
+    def finish(self, obj: dict, pred: Prediction) -> dict:
+        """``obj`` with the ``strand`` (with ``--strand both``) and ``status`` of a predicted record."""
+        if self.strand:
+            obj["strand"] = pred.strand
         obj["status"] = PREDICTED
         return obj
 
@@ -109,7 +144,7 @@ class JsonWriter:
 class _ThreeStateWriter:
     """Shared checks of the PSIPRED formats: residue models with exactly the classes H, E, C."""
 
-    def __init__(self, classes: list[str], task: Task, scores: Sequence[str] | None = None):
+    def __init__(self, classes: list[str], task: Task, options: WriterOptions = WriterOptions()):
         if not task.per_residue or sorted(classes) != ["C", "E", "H"]:
             raise InputError(f"Expected a 3-state residue model (classes C, E, H) for this format, "
                              f"but got a {task.name} model with classes {classes}")
@@ -170,21 +205,25 @@ class MultilabelTsvWriter:
     """TSV of multi-label predictions: ``id``, ``label``, one ``p_<label>`` per label, ``status``.
 
     ``label`` joins with ``;`` the labels whose probability is at least ``threshold`` (empty when none);
-    the probabilities are independent sigmoids, so they need not sum to 1.
+    the probabilities are independent sigmoids, so they need not sum to 1. ``--strand both`` adds ``strand``
+    before ``status``.
     """
 
-    def __init__(self, classes: list[str], threshold: float = THRESHOLD):
-        self.classes, self.threshold = classes, check_threshold(threshold)
+    def __init__(self, classes: list[str], task: Task, options: WriterOptions = WriterOptions()):
+        self.classes, self.threshold = classes, check_threshold(options.threshold)
+        self.strand = options.strand
 
     def begin(self, out: TextIO) -> None:  # noqa: D102
-        out.write("\t".join(["id", "label"] + [f"p_{c}" for c in self.classes] + ["status"]) + "\n")
+        strand = ["strand"] if self.strand else []
+        out.write("\t".join(["id", "label"] + [f"p_{c}" for c in self.classes] + strand + ["status"]) + "\n")
 
     def write(self, out: TextIO, pred: Prediction) -> None:  # noqa: D102
+        strand = [pred.strand] if self.strand else []
         if pred.probs is None:
-            cells = [pred.id, *[""] * (len(self.classes) + 1), f"skipped: {pred.skipped}"]
+            cells = [pred.id, *[""] * (len(self.classes) + 1 + self.strand), f"skipped: {pred.skipped}"]
         else:
             cells = [pred.id, predicted_labels(pred.probs, self.classes, self.threshold),
-                     *(f"{p:.4f}" for p in pred.probs), PREDICTED]
+                     *(f"{p:.4f}" for p in pred.probs), *strand, PREDICTED]
         out.write("\t".join(cells) + "\n")
 
     def end(self, out: TextIO) -> None:  # noqa: D102
@@ -194,38 +233,44 @@ class MultilabelTsvWriter:
 class MultilabelJsonWriter(JsonWriter):
     """A JSON array: per record ``id``, ``label`` (``;``-joined), ``labels`` (list), ``probs``, ``status``."""
 
-    def __init__(self, classes: list[str], threshold: float = THRESHOLD):
+    def __init__(self, classes: list[str], task: Task, options: WriterOptions = WriterOptions()):
         self.classes, self.per_residue, self.first = classes, False, True
-        self.threshold = check_threshold(threshold)
+        self.threshold, self.strand = check_threshold(options.threshold), options.strand
 
     def record(self, pred: Prediction) -> dict:  # noqa: D102
         label = predicted_labels(pred.probs, self.classes, self.threshold)
-        return {"id": pred.id, "label": label, "labels": split_labels(label),
-                "probs": {c: round(float(p), 4) for c, p in zip(self.classes, pred.probs, strict=True)},
-                "status": PREDICTED}
+        return self.finish({"id": pred.id, "label": label, "labels": split_labels(label),
+                            "probs": {c: round(float(p), 4) for c, p in zip(self.classes, pred.probs, strict=True)}},
+                           pred)
 
 
-FORMATS = {"tsv": TsvWriter, "ss2": Ss2Writer, "horiz": HorizWriter, "json": JsonWriter}
+FORMATS = {"tsv": TsvWriter, "ss2": Ss2Writer, "horiz": HorizWriter, "json": JsonWriter, **TAXONOMY_FORMATS}
 MULTILABEL_FORMATS = {"tsv": MultilabelTsvWriter, "json": MultilabelJsonWriter}
 
 
 def get_writer(fmt: str, classes: list[str], task: str, threshold: float = THRESHOLD,
-               scores: Sequence[str] | None = None):
+               scores: Sequence[str] | None = None, **options):
     """The writer for format ``fmt``.
 
     ``threshold`` is the probability at which multilabel models predict a label; ``scores`` names the
-    novelty-score columns of a sequence model (default: energy, msp, nll).
+    novelty-score columns of a sequence model (default: energy, msp, nll); ``options`` are the other fields of
+    :class:`WriterOptions` (``strand``, ``alphabet``, ``label_column``, ``cutoff``).
 
     Raises:
         InputError: for an unknown format, a PSIPRED format with a model that is not 3-state, a format other
-            than ``tsv`` or ``json`` for a multilabel model, or a threshold outside [0, 1].
+            than ``tsv`` or ``json`` for a multilabel model, a taxonomy format with a model that is not a
+            single-label DNA model of a rank, a cut-off with a format that has none, or a threshold or cut-off
+            outside [0, 1].
     """
     if fmt not in FORMATS:
         raise InputError(f"Expected argument `format` to be one of {sorted(FORMATS)}, but got {fmt!r}")
+    opts = WriterOptions(scores=scores, threshold=threshold, **options)
+    if opts.cutoff is not None and fmt not in TAXONOMY_FORMATS:
+        raise InputError(f"--cutoff applies to --format {' and '.join(TAXONOMY_FORMATS)}, but got --format {fmt}")
     kind = get_task(task)
     if kind.label_sets:  # label sets: see seqxent.data.labels
         if fmt not in MULTILABEL_FORMATS:
             raise InputError(f"Expected argument `format` to be one of {sorted(MULTILABEL_FORMATS)} for a "
                              f"{kind.name} model, but got {fmt!r}")
-        return MULTILABEL_FORMATS[fmt](classes, threshold)
-    return FORMATS[fmt](classes, kind, scores)
+        return MULTILABEL_FORMATS[fmt](classes, kind, opts)
+    return FORMATS[fmt](classes, kind, opts)

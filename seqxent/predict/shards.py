@@ -1,4 +1,4 @@
-"""Sharded prediction: split a FASTA file into N contiguous shards, merge the per-shard outputs in input order.
+"""Sharded prediction: split a FASTA or FASTQ file into N contiguous shards, merge the per-shard outputs in order.
 
 Shard ``i`` of ``N`` holds records ``[i·n // N, (i + 1)·n // N)`` of the ``n`` input records, so shards are
 contiguous, in input order, and never empty when ``n >= N``. Every shard is predicted as its own job and
@@ -17,11 +17,13 @@ from itertools import islice, zip_longest
 from pathlib import Path
 from typing import TextIO
 
-from seqxent.data.io import atomic_write, iter_fasta, open_text, write_fasta
+from seqxent.data.io import STDIO, atomic_write, iter_fasta, write_fasta
 from seqxent.errors import InputError
 
 #: Formats :func:`merge_outputs` can merge (those of ``seqxent predict``).
-MERGE_FORMATS = ("tsv", "json", "ss2", "horiz")
+MERGE_FORMATS = ("tsv", "json", "ss2", "horiz", "sintax", "qiime")
+#: Formats whose first line is a header row (kept once when merging).
+_HEADED = ("tsv", "qiime")
 
 
 @dataclass(frozen=True)
@@ -57,16 +59,21 @@ def shard_bounds(n_records: int, n_shards: int, index: int) -> Shard:
 
 
 def count_records(path: Path | str) -> int:
-    """Number of FASTA records (lines starting with ``>``), read as a stream."""
-    with open_text(path) as handle:
-        return sum(1 for line in handle if line.startswith(">"))
+    """Number of FASTA or FASTQ records, read as a stream."""
+    return sum(1 for _ in iter_fasta(path))
 
 
 def write_shard(path: Path | str, n_shards: int, index: int, output: Path | str) -> Shard:
-    """Write shard ``index`` of ``n_shards`` of a FASTA[.gz] file as plain FASTA (atomically).
+    """Write shard ``index`` of ``n_shards`` of a FASTA or FASTQ file (plain or gzip) as plain FASTA (atomically).
 
-    Records keep their full header line; sequences are written on one line.
+    Records keep their full header line; sequences are written on one line (FASTQ qualities are dropped: no
+    prediction reads them).
+
+    Raises:
+        InputError: for standard input (``-``: a shard reads its input twice), or as :func:`shard_bounds`.
     """
+    if str(path) == STDIO:
+        raise InputError("Expected argument `input` to be a file (a shard reads it twice), but got '-'")
     shard = shard_bounds(count_records(path), n_shards, index)
     records = islice(iter_fasta(path), shard.start, shard.stop)
     write_fasta(output, ((rec.description or rec.id, rec.sequence) for rec in records))
@@ -84,8 +91,8 @@ def _json_objects(handle: TextIO) -> Iterator[str]:
 def merge_outputs(parts: list[Path], output: Path | str, fmt: str) -> None:
     """Concatenate per-shard prediction files, in the given order, into ``output`` (atomically).
 
-    TSV keeps the first header (all must be equal); JSON joins the arrays into one; ss2 and horiz blocks are
-    concatenated as they are.
+    TSV and QIIME keep the first header (all must be equal); JSON joins the arrays into one; ss2, horiz and
+    SINTAX lines are concatenated as they are.
 
     Raises:
         InputError: for no parts, an unknown format, or TSV parts with different headers.
@@ -111,13 +118,13 @@ def _merge_json(parts: list[Path], out: TextIO, fmt: str) -> None:
 
 def _merge_text(parts: list[Path], out: TextIO, fmt: str) -> None:
     header = ""
-    if fmt == "tsv":
+    if fmt in _HEADED:
         with open(parts[0], encoding="utf-8", newline="") as handle:
             header = handle.readline()
     out.write(header)
     for part in parts:
         with open(part, encoding="utf-8", newline="") as handle:
-            if fmt == "tsv" and (first := handle.readline()) != header:
+            if fmt in _HEADED and (first := handle.readline()) != header:
                 raise InputError(f"{part}: TSV header differs from that of {parts[0]}: {first.strip()!r}")
             out.writelines(handle)
 
@@ -127,7 +134,9 @@ def output_ids(path: Path | str, fmt: str) -> Iterator[str]:
     with open(path, encoding="utf-8") as handle:
         if fmt == "json":
             yield from (json.loads(obj)["id"] for obj in _json_objects(handle))
-        elif fmt == "tsv":
+        elif fmt == "sintax":  # no header; the query label is the whole header line, its first word the id
+            yield from (line.split("\t", 1)[0].split(None, 1)[0] for line in handle)
+        elif fmt in _HEADED:
             columns = handle.readline().rstrip("\n").split("\t")
             per_residue = len(columns) > 1 and columns[1] == "pos"
             for line in handle:

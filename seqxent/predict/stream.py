@@ -1,7 +1,10 @@
-"""Streaming prediction from FASTA: read a chunk, predict it in length-bucketed batches, yield in input order.
+"""Streaming prediction from FASTA or FASTQ: read a chunk, predict it in length-bucketed batches, yield in input order.
 
 Memory stays flat in the number of records (one chunk at a time). Every input record yields a
-:class:`Prediction`: either with probabilities, or with the reason it was skipped (empty or invalid sequence).
+:class:`Prediction`: either with probabilities, or with the reason it was skipped (empty or invalid sequence, a
+FASTQ record with a bad quality line). With ``strand="both"`` (DNA models that predict whole records, as
+``vsearch --strand both``) each record is also predicted as its reverse complement, and the orientation with
+the higher top probability is kept.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class Prediction:
             temperature of ``probs``, and kmer_distance for models with a k-mer reference; None for residue
             models and skipped records.
         abstained: whether the abstain rule of the checkpoint turned the label into ``unassigned``.
+        strand: ``+`` or ``-`` (the orientation kept) with ``strand="both"``; "" otherwise and when skipped.
+        description: the whole header line of the record (its id and what follows).
     """
 
     id: str
@@ -46,6 +51,11 @@ class Prediction:
     skipped: str = ""
     novelty: dict[str, float] | None = None
     abstained: bool = False
+    strand: str = ""
+    description: str = ""
+
+#: Values of ``strand``: ``plus`` predicts the records as they are, ``both`` also their reverse complements.
+STRANDS = ("plus", "both")
 
 
 def _chunks(records: Iterable[FastaRecord], size: int) -> Iterator[list[FastaRecord]]:
@@ -57,6 +67,8 @@ def _chunks(records: Iterable[FastaRecord], size: int) -> Iterator[list[FastaRec
 def _check(rec: FastaRecord, ckpt: Checkpoint) -> tuple[str, str, np.ndarray | None]:
     """``(cleaned sequence, skip reason or "", codes or None)`` of one record."""
     seq = ckpt.alphabet.clean(rec.sequence)
+    if rec.problem:  # e.g. a FASTQ quality line of the wrong length (seqxent.data.io)
+        return seq, rec.problem, None
     if not seq:
         return seq, "empty sequence", None
     try:
@@ -70,7 +82,7 @@ def _check(rec: FastaRecord, ckpt: Checkpoint) -> tuple[str, str, np.ndarray | N
 def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size: int = 64,
                     max_tokens: int = 0, device="cpu", chunk_size: int = 4096,
                     calibrated: bool = True, abstain: bool = True,
-                    precision: str = "float32") -> Iterator[Prediction]:
+                    precision: str = "float32", strand: str = "plus") -> Iterator[Prediction]:
     """Predict every record, yielding :class:`Prediction` objects in input order.
 
     Args:
@@ -86,12 +98,19 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
             belongs to the calibrated scores, so it is not applied when ``calibrated`` is False.
         precision: ``"float32"`` or ``"bfloat16"`` (faster on CPUs with AMX/AVX-512 BF16 and on GPUs;
             probabilities then differ by up to about 1e-2).
+        strand: ``"plus"`` or ``"both"``: also predict the reverse complement (Biopython's, IUPAC-aware) and
+            keep the orientation with the higher top probability (the forward one on a tie), its probabilities,
+            scores and ``strand`` (``+`` or ``-``). DNA models that predict whole records only.
+
+    Raises:
+        InputError: for sizes below 1, or ``strand="both"`` with a protein or per-residue model.
     """
     if batch_size < 1 or chunk_size < 1:
         raise InputError(f"Expected `batch_size` and `chunk_size` ≥ 1, but got {batch_size}, {chunk_size}")
+    task = get_task(ckpt.task)
+    both = check_strand(strand, ckpt.alphabet.name, task)
     temperature = ckpt.temperature if calibrated else 1.0
     engine = build_engine(ckpt.model, ckpt.alphabet, device, precision)  # same logits, faster (seqxent.model.engine)
-    task = get_task(ckpt.task)
     rule = AbstainRule.from_meta(ckpt.meta) if abstain and calibrated else None
     reference = KmerReference.from_meta(ckpt.meta) if task.novelty else None
     if reference is not None:
@@ -99,40 +118,87 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
     # The engine computes the next chunk's logits in the background while this one is yielded (and written),
     # and as many side threads as it has workers its k-mer distances (numpy and scipy release the GIL).
     with ThreadPoolExecutor(engine.workers) as side:
-        prepared = (_prepare(chunk, ckpt, reference, side, engine.workers) for chunk in _chunks(records, chunk_size))
+        prepared = (_prepare(chunk, ckpt, reference, side, engine.workers, both)
+                    for chunk in _chunks(records, chunk_size))
         for (chunk, checked, parts), logits in engine.map_chunks(prepared, batch_size, max_tokens):
             distance = np.concatenate([part.result() for part in parts]) if parts else None
-            yield from _predictions(chunk, checked, logits, distance, task, temperature, rule)
+            strands = None
+            if both:
+                logits, distance, strands = _orient(logits, distance, task, temperature)
+            yield from _predictions(chunk, checked, logits, distance, task, temperature, rule, strands)
+
+
+def check_strand(strand: str, alphabet: str, task: Task) -> bool:
+    """Whether ``strand`` asks for both orientations.
+
+    Raises:
+        InputError: for a value outside :data:`STRANDS`, or ``"both"`` with a model that is not a DNA model
+            predicting whole records.
+    """
+    if strand not in STRANDS:
+        raise InputError(f"Expected argument `strand` to be one of {list(STRANDS)}, but got {strand!r}")
+    if strand == "both" and (alphabet != "dna" or task.per_residue):
+        kind = f"{alphabet} {task.name}"
+        raise InputError(f"--strand both needs a DNA model that predicts whole records, but this is a {kind} model")
+    return strand == "both"
+
+
+def _orient(logits: list[np.ndarray], distance: np.ndarray | None, task: Task,
+            temperature: float) -> tuple[list[np.ndarray], np.ndarray | None, list[str]]:
+    """Keep, per record, the orientation with the higher top probability (forward on a tie).
+
+    ``logits`` (and ``distance``) hold the N forward records, then their N reverse complements.
+    """
+    n = len(logits) // 2
+    if not n:
+        return [], distance, []
+    stacked = np.stack(logits)  # (2N, K)
+    top = task.probs(stacked, temperature).max(axis=1)
+    minus = top[n:] > top[:n]
+    chosen = np.where(minus[:, None], stacked[n:], stacked[:n])  # (N, K)
+    if distance is not None:
+        distance = np.where(minus, distance[n:], distance[:n])
+    return list(chosen), distance, ["-" if m else "+" for m in minus]
 
 
 def _predictions(chunk: list[FastaRecord], checked: list[tuple[str, str]], logits: list[np.ndarray],
                  distance: np.ndarray | None, task: Task, temperature: float,
-                 rule: AbstainRule | None) -> Iterator[Prediction]:
+                 rule: AbstainRule | None, strands: list[str] | None = None) -> Iterator[Prediction]:
     """The :class:`Prediction` of every record of a chunk, from the logits of its valid records."""
     novelty = iter(_novelty(logits, task.novelty, temperature, distance))
+    strand = iter(strands or [])
     # One (N, K) array per chunk for whole-record models, so the activation runs once, not once per record.
     probs = iter(task.probs(np.stack(logits), temperature) if logits and logits[0].ndim == 1
                  else (task.probs(z, temperature) for z in logits))
     for rec, (seq, why) in zip(chunk, checked, strict=True):
         if why:
-            yield Prediction(rec.id, seq, None, why)
+            yield Prediction(rec.id, seq, None, why, description=rec.description)
             continue
         scores = next(novelty)
         abstained = bool(rule is not None and scores is not None and rule.abstains(scores))
-        yield Prediction(rec.id, seq, next(probs), novelty=scores, abstained=abstained)
+        yield Prediction(rec.id, seq, next(probs), novelty=scores, abstained=abstained,
+                         strand=next(strand, ""), description=rec.description)
 
 
 def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint, reference: KmerReference | None,
-             side: ThreadPoolExecutor, n_parts: int) -> tuple[tuple[list, list, list[Future]], list[Example]]:
+             side: ThreadPoolExecutor, n_parts: int,
+             both: bool = False) -> tuple[tuple[list, list, list[Future]], list[Example]]:
     """``((chunk, checks, distances), examples)`` of a chunk of records.
 
-    ``checks`` holds each record's cleaned sequence and skip reason, ``examples`` the valid records encoded,
-    and ``distances`` (models with a k-mer reference; else empty) the futures of their k-mer distances, in
-    ``n_parts`` consecutive parts run side by side on ``side``.
+    ``checks`` holds each record's cleaned sequence and skip reason, ``examples`` the valid records encoded
+    (with ``both``, followed by their reverse complements), and ``distances`` (models with a k-mer reference;
+    else empty) the futures of their k-mer distances, in ``n_parts`` consecutive parts run side by side on
+    ``side``.
     """
     checked = [_check(rec, ckpt) for rec in chunk]
     examples = [Example(rec.id, codes) for rec, (_, why, codes) in zip(chunk, checked, strict=True) if not why]
     valid = [seq for seq, why, _ in checked if not why]
+    if both:
+        from Bio.Seq import reverse_complement  # only here: `seqxent predict` starts without Biopython
+
+        reverse = [reverse_complement(seq) for seq in valid]
+        examples += [Example(ex.id, ckpt.alphabet.to_codes(seq)) for ex, seq in zip(examples, reverse, strict=True)]
+        valid += reverse
     parts = []
     if reference is not None and valid:
         step = -(-len(valid) // n_parts)

@@ -3,7 +3,10 @@
 Every input record ends up in the table. A record that cannot be used keeps ``split = "excluded"`` and a
 ``reason``; nothing is dropped silently. The steps, in order:
 
-1. read FASTA + label table (joined on id) or a single table holding the sequences;
+1. read FASTA + label table (joined on id) or a single table holding the sequences; or a reference with
+   lineages (``reference_format``: SINTAX, QIIME 2, RDP, or a table of rank columns): each kept rank becomes a
+   column, identical sequences with conflicting lineages get their lowest common ancestor, and the label is
+   the name at the rank ``label_column``;
 2. clean and check every sequence against the alphabet (residue tasks: one label per residue);
 3. exclude records without a label, optionally subsample (``max_records``), drop rare classes;
 4. group records that must stay on one side of a split: identical sequences, an optional group column
@@ -30,6 +33,8 @@ from seqxent import tools
 from seqxent.data import labels as multilabel
 from seqxent.data.alphabet import Alphabet
 from seqxent.data.io import read_fasta, read_table
+from seqxent.data.reference_formats import READERS, records_to_table, resolve_table_lineages
+from seqxent.data.taxonomy import RANKS, present_ranks
 from seqxent.errors import InputError
 from seqxent.prepare import clusters, splits
 from seqxent.prepare.holdout import NOVEL, hold_out_classes
@@ -42,6 +47,9 @@ EXCLUDED = "excluded"
 # Label cells that mark a missing value (spreadsheet and pandas conventions). "NA" is not among them: it is a
 # country (Namibia) or continent code; a warning is logged when it is used as a class.
 MISSING_LABELS = frozenset({"NaN", "nan", "NAN", "<NA>", "N/A", "n/a", "#N/A", "NULL", "null", "None"})
+# reference_format -> the source files it reads (one of the alternatives); None: FASTA + label table, or a table.
+SOURCES = {None: [("fasta", "labels"), ("table",)], "sintax": [("fasta",)], "qiime": [("fasta", "labels")],
+           "rdp": [("fasta", "taxonomy")], "table": [("fasta", "labels"), ("table",)]}
 
 
 @dataclass
@@ -69,6 +77,9 @@ class PrepareConfig:
     threads: int = 1
     label_separator: str = multilabel.SEPARATOR
     novel_classes: float = 0.0
+    reference_format: str | None = None
+    taxonomy: Path | None = None
+    ranks: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         task = get_task(self.task)  # raises for an unknown task
@@ -76,11 +87,13 @@ class PrepareConfig:
             raise InputError("Expected argument `label_separator` to be a non-empty string, but got ''")
         if self.on_invalid not in ("error", "skip"):
             raise InputError(f"Expected argument `on_invalid` to be 'error' or 'skip', but got {self.on_invalid!r}")
-        if (self.table is None) == (self.fasta is None):
-            raise InputError("Expected either `table` or `fasta` (with `labels`), but got "
-                             f"table={self.table!r}, fasta={self.fasta!r}")
-        if self.fasta is not None and self.labels is None:
-            raise InputError(f"Expected argument `labels` (a TSV) with fasta={self.fasta}, but got None")
+        if self.reference_format is None:
+            if (self.table is None) == (self.fasta is None):
+                raise InputError("Expected either `table` or `fasta` (with `labels`), but got "
+                                 f"table={self.table!r}, fasta={self.fasta!r}")
+            if self.fasta is not None and self.labels is None:
+                raise InputError(f"Expected argument `labels` (a TSV) with fasta={self.fasta}, but got None")
+        self._check_reference()
         if not 0 <= self.novel_classes < 1 or (self.novel_classes and not task.holds_out_classes):
             raise InputError(f"Expected argument `novel_classes` to be in [0, 1) (and 0 unless the task is "
                              f"'sequence'), but got {self.novel_classes} for task {self.task!r}")
@@ -90,6 +103,31 @@ class PrepareConfig:
             raise InputError("Expected argument `fractions` to be three non-negative numbers summing to 1, "
                              f"but got {list(self.fractions)}")
 
+    def _check_reference(self) -> None:
+        """The sources and ranks of a ``reference_format`` (none without one)."""
+        if self.reference_format not in SOURCES:
+            raise InputError(f"Expected argument `reference_format` to be one of {list(SOURCES)[1:]}, but got "
+                             f"{self.reference_format!r}")
+        given = tuple(key for key in ("fasta", "labels", "table", "taxonomy") if getattr(self, key) is not None)
+        if self.reference_format is None and (self.ranks or self.taxonomy is not None):
+            raise InputError(f"Expected `ranks` and `taxonomy` only with a `reference_format`, but got "
+                             f"ranks={self.ranks}, taxonomy={self.taxonomy}")
+        if self.reference_format is None:
+            return
+        options = SOURCES[self.reference_format]
+        if given not in options:
+            raise InputError(f"Expected reference_format {self.reference_format!r} to read "
+                             f"{' or '.join(' + '.join(option) for option in options)}, but got "
+                             f"{' + '.join(given) or 'no source'}")
+        known = None if self.reference_format == "table" else RANKS
+        bad = [rank for rank in self.ranks if rank in COLUMNS or (known and rank not in known)]
+        if bad or len(set(self.ranks)) != len(self.ranks) or (known is None and not self.ranks):
+            raise InputError(f"Expected argument `ranks` to be distinct ranks{'' if known else ' (required)'} "
+                             f"of {list(known) if known else 'the table'}, none of {COLUMNS}, but got {self.ranks}")
+        if self.ranks and self.label_column not in self.ranks:
+            raise InputError(f"Expected argument `label_column` to be one of the ranks {self.ranks}, but got "
+                             f"{self.label_column!r}")
+
 
 def load_records(cfg: PrepareConfig) -> pd.DataFrame:
     """Read the raw records as a table with ``id``, ``sequence``, ``label`` and the kept extra columns.
@@ -97,20 +135,59 @@ def load_records(cfg: PrepareConfig) -> pd.DataFrame:
     Raises:
         InputError: on a missing column or id, a duplicate id, or an unreadable file.
     """
-    wanted = [cfg.label_column, *cfg.extra_columns] + ([cfg.group_column] if cfg.group_column else [])
-    if cfg.table is not None:
+    wanted = [cfg.label_column, *cfg.ranks, *cfg.extra_columns] + ([cfg.group_column] if cfg.group_column else [])
+    if cfg.reference_format in READERS:
+        table, source = _read_reference(cfg, wanted)
+    elif cfg.table is not None:
         table = read_table(cfg.table, (cfg.sequence_column, *wanted), cfg.id_column)
         source = str(cfg.table)
     else:
         table = _join_fasta(cfg, wanted)
         source = f"{cfg.fasta} + {cfg.labels}"
+    ranks = table.attrs.get("ranks", cfg.ranks)
+    if cfg.reference_format:
+        conflicts = _resolve_lineages(table, ranks, cfg, source)
     out = pd.DataFrame({"id": table[cfg.id_column], "sequence": table[cfg.sequence_column],
                         "label": table[cfg.label_column].str.strip()})
-    for col in dict.fromkeys(wanted[1:]):
+    for col in dict.fromkeys([*ranks, *wanted[1:]]):
         out[col] = table[col]
     out.attrs["source"] = source
     out.attrs["join_reasons"] = table.attrs.get("join_reasons", {})
+    if cfg.reference_format:
+        out.attrs["lineages"] = {"reference_format": cfg.reference_format, "ranks": list(ranks),
+                                 "lineage_conflicts": conflicts}
     return out
+
+
+def _read_reference(cfg: PrepareConfig, wanted: list[str]) -> tuple[pd.DataFrame, str]:
+    """A SINTAX, QIIME 2 or RDP reference as a table: id, sequence and one column per rank (``""``: missing).
+
+    Without ``ranks``, the ranks that some record names are kept, top down.
+    """
+    sources = [path for path in (cfg.fasta, cfg.labels, cfg.taxonomy) if path is not None]
+    records = READERS[cfg.reference_format](*sources)
+    ranks = list(cfg.ranks) or present_ranks(rec.lineage for rec in records)
+    source = " + ".join(map(str, sources))
+    missing = [col for col in wanted if col not in ranks]
+    if missing:
+        raise InputError(f"{source}: no rank(s) {missing} in the {cfg.reference_format} lineages; the ranks are "
+                         f"{ranks}")
+    table = records_to_table(records, ranks, cfg.id_column, cfg.sequence_column)
+    table.attrs["ranks"] = ranks
+    return table, source
+
+
+def _resolve_lineages(table: pd.DataFrame, ranks: list[str], cfg: PrepareConfig, source: str) -> dict:
+    """Give identical sequences with conflicting lineages their lowest common ancestor, in place; the report."""
+    conflicts = resolve_table_lineages(table, ranks, Alphabet.from_name(cfg.alphabet).clean, cfg.id_column,
+                                       cfg.sequence_column)
+    if conflicts.n_sequences:
+        first = conflicts.examples[0]
+        log.warning("%s: %d identical sequences (%d records) carry conflicting lineages; each is given their "
+                    "lowest common ancestor, e.g. %s: %s -> %s", source, conflicts.n_sequences,
+                    conflicts.n_records, ", ".join(first["ids"]), " vs ".join(first["lineages"]),
+                    first["common_ancestor"])
+    return conflicts.as_dict()
 
 
 def _join_fasta(cfg: PrepareConfig, wanted: list[str]) -> pd.DataFrame:
@@ -230,6 +307,7 @@ def prepare_dataset(cfg: PrepareConfig) -> tuple[pd.DataFrame, dict]:
     summary = _summary(table, kept[evaluated], groups[evaluated], split[evaluated], cfg)
     if leakage is not None:
         summary["leakage"] = leakage
+    summary.update(records.attrs.get("lineages", {}))
     return table, summary
 
 

@@ -66,7 +66,8 @@ def test_run_method_builtin_shapes(method):
 
 
 def test_methods_table_is_complete():
-    assert set(METHODS) == {"kmer_logreg", "kmer_knn", "majority", "label_lookup", "sintax", "blastn", "rdp"}
+    assert set(METHODS) == {"kmer_logreg", "kmer_knn", "majority", "label_lookup", "qiime_nb", "sintax", "blastn",
+                            "rdp"}
 
 
 def test_duplicate_query_ids_raise():

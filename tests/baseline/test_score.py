@@ -53,3 +53,21 @@ def test_log_loss_is_none_when_no_query_class_was_seen_in_training():
     out = score_result(_result(["x"], np.array([[1.0]]), ["x"]), ["new"])
     assert out["log_loss_nats"] is None and out["log_loss_bits"] is None and out["brier"] is None
     assert out["macro_f1"] == 0.0  # classes "new" and "x", both F1 0
+
+
+def test_calls_at_the_cutoff_leave_the_forced_scores_alone():
+    """qiime_nb's cut-off (classify-sklearn's 0.7): calls below it are unassigned in its own keys only."""
+    result = SimpleNamespace(labels=["a", "b", "b", "a"], probs=None, classes=None, seconds=0.25,
+                             confidence=np.array([0.95, 0.7, 0.69, 0.8]), cutoff=0.7)  # fmt: skip
+    out = score_result(result, ["a", "a", "b", "a"])
+    assert (out["accuracy"], out["n_unassigned"]) == (0.75, 0)  # the forced calls, as for every method
+    assert (out["confidence_cutoff"], out["n_unassigned_at_cutoff"]) == (0.7, 1)  # 0.7 passes, 0.69 does not
+    assert out["assigned_accuracy_at_cutoff"] == pytest.approx(2 / 3)  # a, b (wrong), a pass
+    assert "confidence_cutoff" not in score_result(_result(["a"]), ["a"])  # no cut-off, no such keys
+
+
+def test_no_call_passes_the_cutoff():
+    result = SimpleNamespace(labels=["a", None], probs=None, classes=None, seconds=0.0,
+                             confidence=np.array([0.5, np.nan]), cutoff=0.7)  # fmt: skip
+    out = score_result(result, ["a", "a"])
+    assert (out["n_unassigned_at_cutoff"], out["assigned_accuracy_at_cutoff"]) == (2, None)

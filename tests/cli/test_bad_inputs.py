@@ -1,9 +1,9 @@
 """The bad-input corpus (tests/cli/bad_inputs/cases.tsv) run through the real command line.
 
-Each case names a command, its input files and the expected outcome: exit status 2 with a one-line error that
-names the file, the record and the problem (no traceback, no output file), or exit status 0 with every input
-record in the output, used or with the reason it was excluded or skipped. Binary, large and truncated inputs
-are generated here instead of being committed.
+Each case names a command, its input files (FASTA or FASTQ) and the expected outcome: exit status 2 with a
+one-line error that names the file, the record and the problem (no traceback, no output file), or exit status
+0 with every input record in the output, used or with the reason it was excluded or skipped. Binary, large,
+compressed and truncated inputs are generated here instead of being committed.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ GENERATED = {
     "labels_gzip_truncated": lambda: _truncated_gzip("id\tlabel\n" + "".join(f"r{i}\tA\n" for i in range(3000))),
     "fasta_for_nan": lambda: (GOOD + "".join(f">nan{i}\nACGTACGTAC\n" for i in range(1, 7))).encode(),
     "fasta_for_singleton": lambda: (GOOD + ">one\nACGTTTTACG\n").encode(),
+    "fastq_gzip": lambda: gzip.compress((CORPUS / "fastq" / "reads.fastq").read_bytes()),
 }
 
 
@@ -110,14 +111,16 @@ def _materialise(spec: str, tmp: Path, role: str) -> Path:
 
 
 def _naive_ids(path: Path) -> list[str]:
-    """FASTA ids by plain text processing, independent of the package's reader (in order, with repeats)."""
+    """FASTA or FASTQ ids by plain text processing, independent of the package's reader (in order, with repeats)."""
     if not path.is_file():
         return []
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
         data = zlib.decompressobj(wbits=31).decompress(data)  # what a truncated stream holds
-    text = data.decode("utf-8-sig", errors="replace")
-    return [line[1:].split()[0] for line in text.splitlines() if line.startswith(">") and line[1:].split()]
+    lines = [line for line in data.decode("utf-8-sig", errors="replace").splitlines() if line.strip()]
+    if lines and lines[0].startswith("@"):  # FASTQ: a header every 4 lines
+        return [line[1:].split()[0] for line in lines[::4]]
+    return [line[1:].split()[0] for line in lines if line.startswith(">") and line[1:].split()]
 
 
 def _auto_labels(fasta: Path, tmp: Path) -> Path:
@@ -129,13 +132,14 @@ def _auto_labels(fasta: Path, tmp: Path) -> Path:
 
 # --- tiny models for `seqxent predict` -------------------------------------------------------------------
 
-def _tiny_checkpoint(path: Path, alphabet: str, task: str, classes: list[str]) -> Path:
+def _tiny_checkpoint(path: Path, alphabet: str, task: str, classes: list[str], label_column: str) -> Path:
     torch.manual_seed(0)
     kind = "sequence_cnn" if task == "sequence" else "residue_cnn"
     hparams = {"in_channels": Alphabet.from_name(alphabet).size, "n_classes": len(classes), "channels": 4,
                "kernel_size": 3, "layers": 1, "dropout": 0.0}
     model = build_model(kind, hparams).eval()
-    save_checkpoint(Checkpoint(model, task, Alphabet.from_name(alphabet), classes, kind, hparams), path)
+    save_checkpoint(Checkpoint(model, task, Alphabet.from_name(alphabet), classes, kind, hparams,
+                               meta={"label_column": label_column}), path)
     return path
 
 
@@ -144,8 +148,8 @@ def models(tmp_path_factory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("models")
     junk = tmp / "junk_model.pt"
     junk.write_bytes(b"this is not a checkpoint\n")
-    return {"dna": _tiny_checkpoint(tmp / "dna.pt", "dna", "sequence", ["A", "B"]),
-            "protein": _tiny_checkpoint(tmp / "protein.pt", "protein", "residue", ["H", "E", "C"]),
+    return {"dna": _tiny_checkpoint(tmp / "dna.pt", "dna", "sequence", ["A", "B"], "country"),
+            "protein": _tiny_checkpoint(tmp / "protein.pt", "protein", "residue", ["H", "E", "C"], "ss3"),
             "junk": junk}
 
 

@@ -1,7 +1,9 @@
-"""Tests of seqxent.data.io: FASTA and table readers on small hand-written files, and atomic writes."""
+"""Tests of seqxent.data.io: FASTA, FASTQ and table readers on small hand-written files, and atomic writes."""
 
 import gzip
+import io
 import os
+import sys
 
 import pandas as pd
 import pytest
@@ -75,8 +77,8 @@ def test_record_without_sequence_is_kept_empty(tmp_path):
 # Bad FASTA input: one error naming the file, the record or line, and the problem.
 BAD_FASTA = [
     ("dup.fasta", ">s1\nA\n>seq7\nC\n>seq7 again\nG\n", "record 'seq7': duplicate id"),
-    ("empty.fasta.gz", gzip.compress(b""), "empty file, expected FASTA records"),
-    ("raw.txt", "ACGT\n>s1\nA\n", "not FASTA: expected '>' at the start, got 'ACGT\\n'"),
+    ("empty.fasta.gz", gzip.compress(b""), "empty file, expected FASTA or FASTQ records"),
+    ("raw.txt", "ACGT\n>s1\nA\n", "not FASTA or FASTQ: expected '>' or '@' at the start, got 'ACGT\\n'"),
     ("noid.fasta", ">s1\nA\n>\nC\n", "record 2: header has no id"),
     ("cut.fasta.gz", gzip.compress(FASTA.encode())[:5], "truncated or corrupt gzip stream before the first record: "
      "unreadable (EOFError: Compressed file ended before the end-of-stream marker was reached)"),
@@ -95,7 +97,7 @@ def test_empty_file(tmp_path, text):
     path = _write(tmp_path / "empty.fasta", text)
     with pytest.raises(InputError) as info:
         read_fasta(path)
-    assert str(info.value) == f"{path}: empty file, expected FASTA records"
+    assert str(info.value) == f"{path}: empty file, expected FASTA or FASTQ records"
 
 
 def test_truncated_gzip(tmp_path):
@@ -118,6 +120,81 @@ def test_open_text_universal_newlines(tmp_path):
     path = _write(tmp_path / "t.txt", "a\r\nb\rc\n")
     with open_text(path) as handle:
         assert handle.read() == "a\nb\nc\n"
+
+
+# --- FASTQ and standard input --------------------------------------------------------------------------------
+
+FASTQ = "@s1 first record\nACGTAC\n+\nIIIII#\n@s2\nGGG\n+s2\n@@I\n"  # '@' may open a quality line
+
+
+def test_fastq_is_read_like_fasta(tmp_path):
+    assert read_fasta(_write(tmp_path / "a.fastq", FASTQ)) == EXPECTED
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("fastq_named_fasta.fasta", FASTQ),  # the content decides, not the name
+    ("gzip.fq.gz", gzip.compress(FASTQ.encode())),
+    ("crlf.fastq", FASTQ.replace("\n", "\r\n")),
+    ("bom_and_blank_lines.fastq", "\ufeff\n\n" + FASTQ.replace("@s2", "\n\n@s2") + "\n\n"),
+    ("no_final_newline.fastq", FASTQ.rstrip("\n")),
+])
+def test_fastq_layout_variants(tmp_path, name, data):
+    assert read_fasta(_write(tmp_path / name, data)) == EXPECTED
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("@s1\nACGTACGT\n+\nIIIII\n", "FASTQ quality line has 5 characters for 8 bases"),
+    ("@s1\nACGT\n+\nIIIIII\n", "FASTQ quality line has 6 characters for 4 bases"),
+    ("@s1\nACGT\n+\n", "incomplete FASTQ record: the file ends before its quality line"),
+    ("@s1\nACGT\n", "incomplete FASTQ record: the file ends before its quality line"),
+    ("@s1\n", "incomplete FASTQ record: the file ends before its quality line"),
+])
+def test_fastq_bad_quality_keeps_the_record_with_its_problem(tmp_path, text, problem):
+    path = _write(tmp_path / "bad.fastq", "@s0\nAC\n+\nII\n" + text)
+    records = list(iter_fasta(path))
+    assert [(r.id, r.problem) for r in records] == [("s0", ""), ("s1", problem)]
+    with pytest.raises(InputError) as info:
+        read_fasta(path)
+    assert str(info.value) == f"{path}: record 's1': {problem}"
+
+
+def test_fastq_bad_record_in_the_middle_costs_that_record_only(tmp_path):
+    path = _write(tmp_path / "mid.fastq", "@a\nAC\n+\nII\n@b x\nACGT\n+\nII\n@c\nGG\n+\nII\n")
+    problem = "FASTQ quality line has 2 characters for 4 bases"
+    assert list(iter_fasta(path)) == [FastaRecord("a", "AC", "a"), FastaRecord("b", "ACGT", "b x", problem),
+                                      FastaRecord("c", "GG", "c")]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("@a\nAC\n+\nII\n@b\nACGT\nIIII\n@c\nGG\n+\nII\n",
+     "line 7 (record 'b'): not FASTQ: expected a '+' line after the sequence, got 'IIII\\n'"),
+    ("@a\nAC\n+\nII\n\nACGT\n", "line 6: not FASTQ: expected '@' at the start of the record after record 'a', "
+     "got 'ACGT\\n'"),
+    ("@a\nAC\n+\nII\n@\nAC\n+\nII\n", "record 2: header has no id"),
+    (b"@a\nAC\n+\nII\n@b\nA\xffC\n+\nIII\n", "line 6 (record 'b'): not UTF-8 text, unreadable "
+     "(UnicodeDecodeError: byte 0xff is not valid UTF-8)"),
+])
+def test_fastq_structural_errors_name_line_and_record(tmp_path, text, message):
+    path = _write(tmp_path / "bad.fastq", text)
+    with pytest.raises(InputError) as info:
+        list(iter_fasta(path))
+    assert str(info.value) == f"{path}: {message}"
+
+
+@pytest.mark.parametrize("data", [FASTA.encode(), gzip.compress(FASTA.encode()), FASTQ.encode(),
+                                  gzip.compress(FASTQ.encode())])
+def test_dash_reads_standard_input(monkeypatch, data):
+    stdin = io.TextIOWrapper(io.BytesIO(data))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert read_fasta("-") == EXPECTED
+    assert not stdin.closed  # the reader leaves standard input open
+
+
+def test_standard_input_errors_name_stdin(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b">a\nA\n>\nC\n")))
+    with pytest.raises(InputError) as info:
+        read_fasta("-")
+    assert str(info.value) == "<stdin>: record 2: header has no id"
 
 
 # --- read_table -------------------------------------------------------------------------------------------

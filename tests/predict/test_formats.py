@@ -5,7 +5,8 @@ files with two tiny seeded models built here. After an intended change, regenera
 
     SEQXENT_UPDATE_GOLDEN=1 .venv/bin/pytest tests/predict/test_formats.py
 
-and review the diff before committing.
+and review the diff before committing. The SINTAX and QIIME goldens use ``--cutoff 0.61`` (the tiny model's top
+probabilities lie near 0.61, so some calls pass and some do not), the SINTAX one also ``--strand both``.
 
 Tolerance of the golden comparisons (both the in-process and the command-line test). The models are run
 in float32; other CPUs (measured: AMD EPYC vs Intel) and other batch shapes sum in another order, which moves
@@ -43,18 +44,20 @@ UPDATE = os.environ.get("SEQXENT_UPDATE_GOLDEN") == "1"
 
 # (example FASTA, model fixture, formats that model supports)
 GOLDEN_CASES = [("proteins", "ss3_model", fmt) for fmt in ("tsv", "ss2", "horiz", "json")] + \
-               [("barcodes", "barcode_model", fmt) for fmt in ("tsv", "json")]
+               [("barcodes", "barcode_model", fmt) for fmt in ("tsv", "json", "sintax", "qiime")]
+# Command-line flags of a golden case beyond --format (the default: none).
+GOLDEN_ARGS = {"sintax": ["--strand", "both", "--cutoff", "0.61"], "qiime": ["--cutoff", "0.61"]}
 
 
 def _build(path: Path, task: str, alphabet: str, classes: list[str], architecture: str, hparams: dict,
-           temperature: float) -> Checkpoint:
+           temperature: float, meta: dict | None = None) -> Checkpoint:
     """A tiny model with seeded weights; the head is scaled up so that predictions are not near-uniform."""
     torch.manual_seed(0)
     model = build_model(architecture, hparams).eval()
     with torch.no_grad():
         model.head.weight.mul_(8.0)
     save_checkpoint(Checkpoint(model, task, Alphabet.from_name(alphabet), classes, architecture, hparams,
-                               temperature), path)
+                               temperature, meta or {}), path)
     return load_checkpoint(path)
 
 
@@ -70,12 +73,13 @@ def ss3_model(tmp_path_factory):
 def barcode_model(tmp_path_factory):
     hparams = {"in_channels": 4, "n_classes": 2, "channels": 8, "kernel_size": 5, "layers": 2, "dropout": 0.2}
     path = tmp_path_factory.mktemp("models") / "barcode.pt"
-    return _build(path, "sequence", "dna", ["a", "b"], "sequence_cnn", hparams, 2.0)
+    return _build(path, "sequence", "dna", ["a", "b"], "sequence_cnn", hparams, 2.0, {"label_column": "species"})
 
 
-def _render(fmt: str, ckpt: Checkpoint, predictions) -> str:
+def _render(fmt: str, ckpt: Checkpoint, predictions, **options) -> str:
     out = io.StringIO(newline="")
-    writer = get_writer(fmt, ckpt.classes, ckpt.task)
+    writer = get_writer(fmt, ckpt.classes, ckpt.task, alphabet=ckpt.alphabet.name if ckpt.alphabet else "dna",
+                        label_column=ckpt.meta.get("label_column"), **options)
     writer.begin(out)
     for pred in predictions:
         writer.write(out, pred)
@@ -299,7 +303,10 @@ def test_predict_records_empty_input(barcode_model):
 
 def _golden_text(request, name: str, model: str, fmt: str) -> str:
     ckpt = request.getfixturevalue(model)
-    return _render(fmt, ckpt, predict_fasta(ckpt, EXAMPLES / f"{name}.fasta", batch_size=2))
+    args = dict(zip(GOLDEN_ARGS.get(fmt, [])[::2], GOLDEN_ARGS.get(fmt, [])[1::2], strict=True))
+    strand = args.get("--strand", "plus")
+    options = {"strand": strand == "both"} | ({"cutoff": float(args["--cutoff"])} if "--cutoff" in args else {})
+    return _render(fmt, ckpt, predict_fasta(ckpt, EXAMPLES / f"{name}.fasta", batch_size=2, strand=strand), **options)
 
 
 @pytest.mark.parametrize(("name", "model", "fmt"), GOLDEN_CASES)
@@ -314,7 +321,7 @@ def test_golden_output(request, name, model, fmt):
 
 _DECIMAL = re.compile(r"-?\d+\.\d+")
 #: Decimal places each writer rounds probabilities and scores to (one unit there is the golden tolerance).
-PRINTED_PLACES = {"tsv": 4, "json": 4, "ss2": 3, "horiz": 0}
+PRINTED_PLACES = {"tsv": 4, "json": 4, "ss2": 3, "horiz": 0, "sintax": 2, "qiime": 4}
 
 
 def assert_text_equal_to_last_digit(got: str, want: str, places: int) -> None:
@@ -343,7 +350,7 @@ def test_cli_writes_golden_output(request, tmp_path, name, model, fmt):
     save_checkpoint(request.getfixturevalue(model), ckpt_path)
     out = tmp_path / f"out.{fmt}"
     argv = ["-q", "predict", "--model", str(ckpt_path), "--input", str(EXAMPLES / f"{name}.fasta"),
-            "--output", str(out), "--format", fmt, "--device", "cpu", "--batch-size", "3"]
+            "--output", str(out), "--format", fmt, "--device", "cpu", "--batch-size", "3", *GOLDEN_ARGS.get(fmt, [])]
     assert main(argv) == 0
     assert_text_equal_to_last_digit(out.read_text("utf-8"), (GOLDEN / f"{name}.{fmt}").read_text("utf-8"),
                                     PRINTED_PLACES[fmt])

@@ -56,6 +56,20 @@ def test_write_shard_from_gzip_keeps_headers_and_order(tmp_path):
     assert [r.sequence for p in parts for r in iter_fasta(p)] == [r.sequence for r in iter_fasta(source)]
 
 
+def test_write_shard_of_fastq_writes_fasta(tmp_path):
+    source = tmp_path / "reads.fq.gz"
+    source.write_bytes(gzip.compress(b"@r1 lane 1\nACGT\n+\nIIII\n@r2\nGG\n+\nII\n@r3\nTTA\n+\nIII\n"))
+    assert count_records(source) == 3
+    write_shard(source, 2, 1, tmp_path / "s1.fasta")
+    assert (tmp_path / "s1.fasta").read_text() == ">r2\nGG\n>r3\nTTA\n"
+
+
+def test_standard_input_cannot_be_sharded(tmp_path):
+    with pytest.raises(InputError) as info:
+        write_shard("-", 2, 0, tmp_path / "s.fasta")
+    assert str(info.value) == "Expected argument `input` to be a file (a shard reads it twice), but got '-'"
+
+
 def _checkpoint(tmp_path: Path, task: str) -> Checkpoint:
     torch.manual_seed(0)
     if task == "residue":
@@ -66,12 +80,14 @@ def _checkpoint(tmp_path: Path, task: str) -> Checkpoint:
         spec = ("dna", ["a", "b"], "sequence_cnn")
     model = build_model(spec[2], hparams).eval()
     path = tmp_path / f"{task}.pt"
-    save_checkpoint(Checkpoint(model, task, Alphabet.from_name(spec[0]), spec[1], spec[2], hparams), path)
+    save_checkpoint(Checkpoint(model, task, Alphabet.from_name(spec[0]), spec[1], spec[2], hparams,
+                               meta={"label_column": "genus"}), path)
     return load_checkpoint(path)
 
 
 def _predict(ckpt: Checkpoint, fasta: Path, out: Path, fmt: str, batch_size: int = 64) -> None:
-    writer = get_writer(fmt, ckpt.classes, ckpt.task)
+    writer = get_writer(fmt, ckpt.classes, ckpt.task, alphabet=ckpt.alphabet.name,
+                        label_column=ckpt.meta["label_column"])
     with open(out, "w", newline="") as handle:
         writer.begin(handle)
         for pred in predict_fasta(ckpt, fasta, batch_size=batch_size):
@@ -80,7 +96,8 @@ def _predict(ckpt: Checkpoint, fasta: Path, out: Path, fmt: str, batch_size: int
 
 
 @pytest.mark.parametrize("task,fmt", [("residue", "tsv"), ("residue", "json"), ("residue", "ss2"),
-                                      ("residue", "horiz"), ("sequence", "tsv"), ("sequence", "json")])
+                                      ("residue", "horiz"), ("sequence", "tsv"), ("sequence", "json"),
+                                      ("sequence", "sintax"), ("sequence", "qiime")])
 @pytest.mark.parametrize("n_shards", [1, 2, 5])
 def test_merged_shards_equal_one_run(tmp_path, task, fmt, n_shards):
     text = PROTEINS if task == "residue" else BARCODES

@@ -1,8 +1,9 @@
 # Helpers of the rules in workflow/rules/baseline.smk: input functions and parameters read from the config.
 
 # Baselines implemented in seqxent itself: they need nothing but the package. label_lookup (the
-# training-set mapping of a data set's `lookup_column` to the label) is added per data set.
-BUILTIN_BASELINES = ["majority", "kmer_logreg", "kmer_knn", "label_lookup"]
+# training-set mapping of a data set's `lookup_column` to the label) is added per data set. qiime_nb,
+# QIIME 2's naive Bayes classifier (q2-feature-classifier's scikit-learn pipeline), is a peer without a tool.
+BUILTIN_BASELINES = ["majority", "kmer_logreg", "kmer_knn", "qiime_nb", "label_lookup"]
 # Peer tools run as baselines (method -> the optional tool it runs); seqxent.tools says whether each is
 # installed and how to install it.
 PEER_TOOLS = tools.PEER_TOOLS

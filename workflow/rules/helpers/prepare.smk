@@ -5,9 +5,14 @@ WORKFLOW_KEYS = {"activate", "baselines", "lookup_column", "train", "decisions"}
 
 
 def get_prepare_input(wildcards):
-    """Source files of a data set: `fasta` + `labels`, or `table`."""
+    """Source files of a data set: `fasta` + `labels`, or `table`; or those of its `reference_format`
+    (sintax: `fasta`; qiime: `fasta` + `labels`; rdp: `fasta` + `taxonomy`)."""
     entry = config["datasets"][wildcards.dataset]
-    return {key: entry[key] for key in ("fasta", "labels", "table") if key in entry}
+    return {
+        key: entry[key]
+        for key in ("fasta", "labels", "table", "taxonomy")
+        if key in entry
+    }
 
 
 def get_source_files(wildcards):
