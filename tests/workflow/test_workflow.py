@@ -253,3 +253,19 @@ def test_full_preset_plans_ss8_and_16s(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     planned = proc.stdout + proc.stderr
     assert "--label-column dssp8" in planned and "results/16s_genus/model.pt" in planned
+
+
+def test_predict_entries_take_the_taxonomy_formats_strand_and_cutoff(tmp_path):
+    """A `predict:` entry by config alone: FASTQ/FASTA in, vsearch SINTAX or QIIME 2 layout out, both strands."""
+    config = tmp_path / "config.yaml"
+    config.write_text("datasets:\n  coi_species:\n    activate: false\n    task: sequence\n    alphabet: dna\n"
+                      "    fasta: data/coi_bold.fasta.gz\n    labels: data/coi_bold.tsv\n    label_column: species\n"
+                      "predict:\n  - {name: s, model: coi_species, input: data/examples/barcodes.fasta, "
+                      "format: sintax, strand: both}\n"
+                      "  - {name: q, model: 16s_genus, input: data/examples/barcodes.fasta, format: qiime, "
+                      "cutoff: 0.5}\n")
+    proc = _dry_run(tmp_path, "--configfile", str(config), "-p")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    planned = proc.stdout + proc.stderr
+    assert "--output results/predictions/s.sintax --format sintax" in planned and "--strand both" in planned
+    assert "--output results/predictions/q.qiime --format qiime" in planned and "--cutoff 0.5" in planned

@@ -55,7 +55,7 @@ def get_predict_input(wildcards):
 
 
 def get_predict_args(wildcards):
-    """`seqxent predict` flags of a prediction (batch size, training device, multilabel threshold)."""
+    """`seqxent predict` flags of a prediction (batch size, device, multilabel threshold, strand, cut-off)."""
     entry = get_prediction_entry(wildcards)
     return to_cli_args(
         {
@@ -63,6 +63,9 @@ def get_predict_args(wildcards):
             "device": config["train"]["device"],
             "threshold": entry["threshold"],
             "precision": entry["precision"],
+            # `plus` is the CLI's default: left out, so the command lines of existing entries stay the same.
+            "strand": None if entry["strand"] == "plus" else entry["strand"],
+            "cutoff": entry["cutoff"],
         }
     )
 
