@@ -41,18 +41,17 @@ ORIENTATIONS = ("same", "reverse-complement", "auto")
 #: Reads that ``read_orientation="auto"`` classifies both ways (classify-sklearn's ``n=100``).
 AUTO_READS = 100
 
-_IUPAC = "ACGTURYKMBDHVNSW"
-_COMPLEMENT = str.maketrans(_IUPAC + _IUPAC.lower(), "TGCAAYRMKVHDBNSW" + "TGCAAYRMKVHDBNSW".lower())
-
 
 def reverse_complement(seq: str) -> str:
-    """Return the reverse complement of a DNA sequence (IUPAC codes complemented, U read as T, case kept).
+    """Return the reverse complement of a DNA sequence (Biopython's: IUPAC codes complemented, case kept).
 
     Example:
         >>> reverse_complement("AACGTn-R")
         'Y-nACGTT'
     """
-    return seq.translate(_COMPLEMENT)[::-1]
+    from Bio.Seq import reverse_complement as biopython_reverse_complement  # only the `auto`/`reverse` paths
+
+    return biopython_reverse_complement(seq)
 
 
 def hashed_kmer_features(
