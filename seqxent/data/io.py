@@ -228,18 +228,18 @@ class _Reader:
                                  f"(UnicodeDecodeError: byte 0x{byte:02x} is not valid UTF-8)") from None
 
 
-def read_fasta(path: Path | str) -> list[FastaRecord]:
-    """Read a whole FASTA or FASTQ file; reject duplicate ids and records with a problem.
+def read_fasta(path: Path | str, keep_problems: bool = False) -> list[FastaRecord]:
+    """Read a whole FASTA or FASTQ file; reject duplicate ids and (unless ``keep_problems``) records with a problem.
 
     Raises:
         InputError: as :func:`iter_fasta`, when an id occurs twice, or for a record with a ``problem`` (a FASTQ
-            quality line of the wrong length).
+            quality line of the wrong length) when ``keep_problems`` is False.
     """
     records, seen = [], set()
     for rec in iter_fasta(path):
         if rec.id in seen:
             raise InputError(f"{display_name(path)}: record {rec.id!r}: duplicate id")
-        if rec.problem:
+        if rec.problem and not keep_problems:
             raise InputError(f"{display_name(path)}: record {rec.id!r}: {rec.problem}")
         seen.add(rec.id)
         records.append(rec)

@@ -191,7 +191,7 @@ def _resolve_lineages(table: pd.DataFrame, ranks: list[str], cfg: PrepareConfig,
 
 
 def _join_fasta(cfg: PrepareConfig, wanted: list[str]) -> pd.DataFrame:
-    records = read_fasta(cfg.fasta)
+    records = read_fasta(cfg.fasta, keep_problems=cfg.on_invalid == "skip")  # skip: excluded with the problem
     labels = read_table(cfg.labels, tuple(wanted), cfg.id_column).set_index(cfg.id_column, drop=False)
     fasta_ids = [r.id for r in records]
     missing = [i for i in fasta_ids if i not in labels.index]
@@ -209,7 +209,8 @@ def _join_fasta(cfg: PrepareConfig, wanted: list[str]) -> pd.DataFrame:
     table[cfg.sequence_column] = [r.sequence for r in records]
     table = pd.concat([table, labels.loc[extra].assign(**{cfg.sequence_column: ""})]).reset_index(drop=True)
     table.attrs["join_reasons"] = {**dict.fromkeys(missing, "no row in the label table"),
-                                   **dict.fromkeys(extra, "no sequence in the FASTA file")}
+                                   **dict.fromkeys(extra, "no sequence in the FASTA file"),
+                                   **{r.id: f"invalid: {r.problem}" for r in records if r.problem}}
     return table
 
 
