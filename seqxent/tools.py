@@ -9,8 +9,8 @@ peer as "not run: <tool> not installed", and ``seqxent baseline`` stops with a o
 Example:
     >>> TOOLS["vsearch"].package, PEER_TOOLS["sintax"]
     ('vsearch', 'vsearch')
-    >>> "not installed" in not_run_reason("vsearch") or missing_tool("vsearch") is None
-    True
+    >>> not_run_reason("ncbi-blast+")
+    'ncbi-blast+ not installed'
 """
 
 from __future__ import annotations

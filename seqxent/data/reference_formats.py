@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seqxent.data.io import iter_fasta, open_text, read_fasta
-from seqxent.data.taxonomy import RANKS, Lineage, LineageConflicts, TaxonRecord, resolve_conflicts
+from seqxent.data.taxonomy import RANK_LETTERS, RANKS, Lineage, LineageConflicts, TaxonRecord, resolve_conflicts
 from seqxent.errors import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-SINTAX_RANKS = dict(zip("dkpcofgst", RANKS, strict=True))
+SINTAX_RANKS = {letter: rank for rank, letter in RANK_LETTERS.items()}
 QIIME_RANKS = {f"{letter}__": rank for letter, rank in SINTAX_RANKS.items()} | {
     f"D_{level}__": rank for level, rank in enumerate(("domain", "phylum", "class", "order", "family", "genus",
                                                         "species"))}

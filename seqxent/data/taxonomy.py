@@ -21,6 +21,8 @@ from dataclasses import dataclass
 # The ranks of SINTAX (letters d k p c o f g s t) and QIIME 2 (prefixes d__ k__ p__ ...), top down. RDP's own
 # ranks map onto them by name (rootrank, subclass and suborder have no place here and are dropped).
 RANKS = ("domain", "kingdom", "phylum", "class", "order", "family", "genus", "species", "strain")
+#: SINTAX's letter of each rank (QIIME 2's prefix is the letter and ``__``).
+RANK_LETTERS = dict(zip(RANKS, "dkpcofgst", strict=True))
 # Number of conflicting sequences shown (ids, lineages, common ancestor) in the summary and the log.
 MAX_EXAMPLES = 5
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
+from seqxent.data import taxonomy
 from seqxent.errors import InputError
 from seqxent.predict.stream import Prediction
 from seqxent.tasks import Task
@@ -29,9 +30,9 @@ from seqxent.tasks import Task
 if TYPE_CHECKING:
     from seqxent.predict.formats import WriterOptions
 
-#: Rank of a label column → SINTAX's rank letter (QIIME's prefix is the letter and ``__``).
-RANK_LETTERS = {"domain": "d", "kingdom": "k", "phylum": "p", "class": "c", "order": "o", "family": "f",
-                "genus": "g", "species": "s"}
+#: Rank of a model's label column → SINTAX's rank letter (QIIME's prefix is the letter and ``__``); strains
+#: are no label column of a model.
+RANK_LETTERS = {rank: letter for rank, letter in taxonomy.RANK_LETTERS.items() if rank != "strain"}
 #: Cut-off of each format when ``--cutoff`` is not given: SINTAX's usual 0.8, classify-sklearn's 0.7.
 DEFAULT_CUTOFFS = {"sintax": 0.8, "qiime": 0.7}
 QIIME_HEADER = "Feature ID\tTaxon\tConfidence\n"

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-SPLITS = ("train", "valid", "test")
+from seqxent.data.dataset import SPLITS
 
 
 def _is_missing(value: object) -> bool:
