@@ -74,14 +74,28 @@ def run(args: argparse.Namespace) -> None:
     data = read_dataset(args.dataset)
     preds = split_predictions(ckpt, data, "valid", device=device)
     task = get_task(ckpt.task)
-    # One temperature for the task's output activation: softmax, or all sigmoids at once (summed BCE).
-    logits, target = torch.from_numpy(preds.logits), torch.from_numpy(preds.target)
-    temperature = fit_temperature(logits, target, prior_sd=prior_sd, activation=task.activation)
-    nll = {name: temperature_nll(logits, target, t, activation=task.activation)
-           for name, t in (("valid_nll_before", 1.0), ("valid_nll_after", temperature))}
-    log.info("temperature %.4f: validation NLL %.4f -> %.4f nats", temperature, *nll.values())
-    ckpt.temperature = temperature
-    ckpt.meta["calibration"] = {"temperature": temperature, "prior_sd": prior_sd, **nll}
+    # One temperature for the task's output activation (softmax, or all sigmoids at once: summed BCE), or one
+    # per problem the task names (lineage models: one per rank).
+    temperatures, fits = {}, {}
+    for name, (logits, target) in task.temperature_problems(ckpt, preds).items():
+        logits, target = torch.from_numpy(logits), torch.from_numpy(target)
+        if not len(target):  # e.g. a rank that no validation record names: left at T = 1
+            temperatures[name], fits[name] = 1.0, {"temperature": 1.0, "n": 0}
+            continue
+        temperatures[name] = fit_temperature(logits, target, prior_sd=prior_sd, activation=task.activation)
+        fits[name] = {"temperature": temperatures[name], "n": len(target),
+                      **{key: temperature_nll(logits, target, t, activation=task.activation)
+                         for key, t in (("valid_nll_before", 1.0), ("valid_nll_after", temperatures[name]))}}
+        log.info("temperature %s %.4f: validation NLL %.4f -> %.4f nats", name, temperatures[name],
+                 fits[name]["valid_nll_before"], fits[name]["valid_nll_after"])
+    task.store_temperatures(ckpt, temperatures)
+    if set(fits) == {"all"}:
+        fit = fits["all"]
+        ckpt.meta["calibration"] = {"temperature": fit["temperature"], "prior_sd": prior_sd,
+                                    "valid_nll_before": fit["valid_nll_before"],
+                                    "valid_nll_after": fit["valid_nll_after"]}
+    else:
+        ckpt.meta["calibration"] = {"prior_sd": prior_sd, "per_problem": fits}
     if task.novelty:  # an abstain rule, and for DNA the k-mer reference
         distance = _add_reference(ckpt, data, args.reference_k, args.reference_scaled, preds.rows["sequence"])
         if args.ood_score == REFERENCE_SCORE and distance is None:
@@ -89,7 +103,7 @@ def run(args: argparse.Namespace) -> None:
                              f"--ood-score {REFERENCE_SCORE}, but got a {ckpt.alphabet.name} model with "
                              f"--reference-k {args.reference_k}")
         try:
-            rule = fit_abstain_rule(preds.logits, temperature, args.ood_score, args.ood_recall, distance)
+            rule = fit_abstain_rule(preds.logits, ckpt.temperature, args.ood_score, args.ood_recall, distance)
         except ValueError as err:
             raise InputError(f"{args.dataset}: cannot choose the abstain threshold: {err}") from None
         ckpt.meta["ood"] = rule.to_meta()

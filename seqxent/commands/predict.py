@@ -9,7 +9,9 @@ the query's 12-mers that its closest training sequence lacks; higher = more like
 saw) and label a record `unassigned` when the score of its abstain rule is above the threshold that
 `seqxent calibrate` chose on the validation split (--no-abstain keeps the top label). DNA models that
 predict whole records can also try each record's reverse complement (--strand both) and, for a model of a
-taxonomic rank, write the taxonomy table of vsearch SINTAX (--format sintax) or QIIME 2 (--format qiime). Examples:
+taxonomic rank, write the taxonomy table of vsearch SINTAX (--format sintax) or QIIME 2 (--format qiime).
+Lineage models (one head per rank) write consistent per-rank calls cut at --cutoff (default: the model's own,
+else the format's) in tsv, json, sintax and qiime, and the RDP classifier's fixrank table (--format rdp). Examples:
 
   seqxent predict --model results/coi_species/model.pt --input my_barcodes.fasta --output calls.tsv
   seqxent predict --model ss3 --input proteins.fasta.gz --output proteins.ss2 --format ss2
@@ -31,8 +33,9 @@ from tqdm import tqdm
 from seqxent.calibrate.novelty import score_names
 from seqxent.data.io import STDIO, atomic_write
 from seqxent.data.labels import THRESHOLD
+from seqxent.data.taxon_tree import TaxonTree
 from seqxent.errors import InputError
-from seqxent.model.checkpoint import load_checkpoint, pretrained_models
+from seqxent.model.checkpoint import Checkpoint, load_checkpoint, pretrained_models
 from seqxent.model.engine import PRECISIONS, select_device
 from seqxent.predict.formats import FORMATS, get_writer
 from seqxent.predict.stream import STRANDS, predict_fasta
@@ -46,12 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", type=Path, help="FASTA or FASTQ, plain or gzip (told from the content); - for stdin")
     parser.add_argument("--output", type=Path, help="file to write (atomically); - for stdout")
     parser.add_argument("--format", choices=sorted(FORMATS), default="tsv",
-                        help="tsv, json; ss2, horiz (3-state residue models); sintax, qiime (DNA models of a rank)")
+                        help="tsv, json; ss2, horiz (3-state residue models); sintax, qiime (DNA models of a rank "
+                             "or lineage models); rdp (RDP classifier's fixrank, lineage models)")
     parser.add_argument("--strand", choices=STRANDS, default="plus",
                         help="both: also predict each record's reverse complement and keep the orientation with "
                              "the higher top probability (DNA models; adds a strand column)")
     parser.add_argument("--cutoff", type=float, default=None,
-                        help="sintax, qiime: the probability a call needs (default 0.8 for sintax, 0.7 for qiime)")
+                        help="sintax, qiime (and tsv, json of lineage models): the probability a call needs "
+                             "(default: a lineage model's own, else 0.8 for sintax, tsv, json, 0.7 for qiime)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-tokens", type=int, default=200_000, help="cap on padded positions per batch")
     parser.add_argument("--threads", type=int, default=0,
@@ -84,7 +89,7 @@ def run(args: argparse.Namespace) -> None:
     ckpt = load_checkpoint(args.model, device)
     writer = get_writer(args.format, ckpt.classes, ckpt.task, threshold=args.threshold,
                         scores=score_names(ckpt.meta), strand=args.strand == "both", alphabet=ckpt.alphabet.name,
-                        label_column=ckpt.meta.get("label_column"), cutoff=args.cutoff)
+                        label_column=ckpt.meta.get("label_column"), cutoff=args.cutoff, **lineage_options(ckpt))
     if args.uncalibrated and not args.no_abstain and "ood" in ckpt.meta:
         log.warning("--uncalibrated: no record is unassigned (the abstain threshold is for calibrated scores)")
     start, n, skipped = time.perf_counter(), 0, 0
@@ -99,6 +104,18 @@ def run(args: argparse.Namespace) -> None:
         writer.end(out)
     seconds = time.perf_counter() - start
     log.info("%d records (%d skipped) in %.1f s: %.0f records/s", n, skipped, seconds, n / max(seconds, 1e-9))
+
+
+def lineage_options(ckpt: Checkpoint) -> dict:
+    """The writer options of a lineage model (``tree``, ``model_cutoff``), or none for another model.
+
+    Built from ``meta["lineage"]`` (:meth:`TaxonTree.to_meta`, and the ``cutoff`` chosen on validation
+    when calibration stored one) and the checkpoint's classes.
+    """
+    if "lineage" not in ckpt.meta:
+        return {}
+    meta = ckpt.meta["lineage"]
+    return {"tree": TaxonTree.from_meta(meta, ckpt.classes), "model_cutoff": meta.get("cutoff")}
 
 
 @contextlib.contextmanager

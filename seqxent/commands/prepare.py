@@ -65,6 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--novel-classes", type=float, default=0.0, metavar="FRACTION",
                         help="hold out this share of the classes (seeded) as split 'novel' for the novel-class "
                              "evaluation of `seqxent ood` (sequence tasks; 0 = none)")
+    parser.add_argument("--novel-rank", metavar="RANK",
+                        help="hold out the --novel-classes share of the taxa at this rank (one of --ranks, e.g. "
+                             "genus: whole genera) instead of the classes of --label-column; records without a "
+                             "name at the rank stay known")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", type=Path, required=True, help="dataset.tsv.gz to write")
@@ -81,7 +85,8 @@ def run(args: argparse.Namespace) -> None:
                         cluster_coverage=args.cluster_coverage, on_invalid=args.on_invalid,
                         extra_columns=args.extra_columns, seed=args.seed, threads=args.threads,
                         label_separator=args.label_separator, novel_classes=args.novel_classes,
-                        reference_format=args.reference_format, taxonomy=args.taxonomy, ranks=args.ranks)
+                        reference_format=args.reference_format, taxonomy=args.taxonomy, ranks=args.ranks,
+                        novel_rank=args.novel_rank)
     table, summary = prepare_dataset(cfg)
     meta = {"name": cfg.name, "task": cfg.task, "alphabet": cfg.alphabet, "label_column": cfg.label_column}
     if "ranks" in summary:  # a reference with lineages: which columns hold the ranks, top down

@@ -7,7 +7,7 @@ label column and classes; the rest is a TSV with the columns of :data:`seqxent.p
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,8 @@ class PreparedData:
     alphabet: Alphabet
     label_column: str
     table: pd.DataFrame
+    #: Rank columns of a reference with lineages, top down (``seqxent prepare --reference-format``); else empty.
+    ranks: list[str] = field(default_factory=list)
 
     def split(self, name: str) -> pd.DataFrame:
         """Rows of one split (``train``, ``valid`` or ``test``)."""
@@ -66,5 +68,8 @@ def read_dataset(path: Path | str) -> PreparedData:
     missing = {"id", "sequence", "label", "split"} - set(table.columns)
     if missing:
         raise InputError(f"{path}: missing column(s) {sorted(missing)}")
+    missing = set(meta.get("ranks", [])) - set(table.columns)
+    if missing:
+        raise InputError(f"{path}: missing rank column(s) {sorted(missing)}")
     return PreparedData(meta["name"], meta["task"], Alphabet.from_name(meta["alphabet"]), meta["label_column"],
-                        table)
+                        table, list(meta.get("ranks", [])))

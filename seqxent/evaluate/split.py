@@ -36,14 +36,15 @@ def write_plots(result: dict, history: pd.DataFrame | None, plots_dir: Path) -> 
     """
     plots_dir.mkdir(parents=True, exist_ok=True)
     confusion, calibration = result["confusion"], result["calibration"]
+    paths = []
     if confusion.get("kind", "").startswith("label co-occurrence"):
         support = [result["per_class"][name]["support"] for name in confusion["classes"]]
-        paths = [plots.plot_label_cooccurrence(confusion["matrix"], support, confusion["classes"],
-                                               plots_dir / "confusion.png")]
-    else:
-        paths = [plots.plot_confusion(confusion["matrix"], confusion["classes"], plots_dir / "confusion.png")]
+        paths.append(plots.plot_label_cooccurrence(confusion["matrix"], support, confusion["classes"],
+                                                   plots_dir / "confusion.png"))
+    elif "matrix" in confusion:  # lineage models have none: thousands of taxa
+        paths.append(plots.plot_confusion(confusion["matrix"], confusion["classes"], plots_dir / "confusion.png"))
     for key, name in (("after", "reliability.png"), ("before", "reliability_before_scaling.png")):
-        if f"bins_{key}" not in calibration:  # e.g. a metrics.json written before the diagram at T = 1 existed
+        if not calibration.get(f"bins_{key}"):  # e.g. a metrics.json written before the diagram at T = 1 existed
             continue
         bins = {k: [np.nan if v is None else v for v in values] for k, values in calibration[f"bins_{key}"].items()}
         paths.append(plots.plot_reliability(bins["bin_confidence"], bins["bin_accuracy"], bins["bin_count"],

@@ -178,3 +178,30 @@ def ece_noise_floor(probs: npt.ArrayLike, n_bins: int = 15, n_draws: int = 200, 
     draws = [calibration_error(p, np.where(rng.random(len(p)) < p.max(axis=1), top, wrong), n_bins)
              for _ in range(n_draws)]
     return {"mean": float(np.mean(draws)), "p95": float(np.quantile(draws, 0.95))}
+
+
+def call_reliability(confidence: npt.ArrayLike, correct: npt.ArrayLike,
+                     n_bins: int = 15) -> tuple[float, ReliabilityBins]:
+    """ECE and equal-width reliability bins of calls that are not the arg-max of one softmax.
+
+    For a lineage model the call at a rank is the most probable taxon among those consistent with the calls
+    above, and its confidence is that taxon's probability: not always the top probability of the rank, so
+    :func:`calibration_error` (which takes the arg-max) does not apply. The bins and gaps are the same.
+
+    Args:
+        confidence: the probability of each call (N,).
+        correct: whether each call is right (N,), bool or 0/1.
+        n_bins: equal-width bins over [0, 1].
+
+    Returns:
+        ``(ece, bins)``; ece is nan without items.
+
+    Example:
+        >>> ece, bins = call_reliability([0.9, 0.9, 0.3, 0.3], [True, False, False, False], n_bins=2)
+        >>> round(ece, 4), bins.bin_count.tolist()
+        (0.35, [2, 2])
+    """
+    _check_int("n_bins", n_bins, 1)
+    confidence = np.asarray(confidence, dtype=np.float64)
+    bins = _bin_statistics(confidence, np.asarray(correct, dtype=np.float64), n_bins, "width")
+    return _calibration_compute(bins, "l1"), bins

@@ -7,7 +7,9 @@ one record. Skipped records are written with their reason (or, in the taxonomy f
 every input id appears.
 
 Probabilities are printed with 4 decimals (3 in ``.ss2``, as PSIPRED does; 2 in SINTAX's, as vsearch does).
-The taxonomy formats (:mod:`seqxent.predict.taxonomy`) write what vsearch SINTAX and QIIME 2 write.
+The taxonomy formats (:mod:`seqxent.predict.taxonomy`) write what vsearch SINTAX and QIIME 2 write. Lineage
+models (``WriterOptions.tree`` set) get the writers of :data:`~seqxent.predict.lineage.LINEAGE_FORMATS`
+(:mod:`seqxent.predict.lineage`: per-rank calls in TSV, JSON, SINTAX, QIIME 2 and RDP ``fixrank``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import numpy as np
 
 from seqxent.calibrate.novelty import SCORES, UNASSIGNED
 from seqxent.data.labels import THRESHOLD, check_threshold, predicted_labels, split_labels
+from seqxent.data.taxon_tree import TaxonTree
 from seqxent.errors import InputError
+from seqxent.predict.lineage import LINEAGE_FORMATS, needs_lineage_model
 from seqxent.predict.stream import Prediction
 from seqxent.predict.taxonomy import TAXONOMY_FORMATS
 from seqxent.tasks import Task, get_task
@@ -40,6 +44,10 @@ class WriterOptions:
         alphabet: the model's alphabet name (``dna``, ``protein``).
         label_column: what the model's classes are (``meta["label_column"]``, e.g. ``species``).
         cutoff: taxonomy formats: the confidence a call needs (None: the format's own default).
+        tree: lineage models: their :class:`~seqxent.data.taxon_tree.TaxonTree` (``meta["lineage"]``); set, it
+            selects the writers of :data:`~seqxent.predict.lineage.LINEAGE_FORMATS`.
+        model_cutoff: lineage models: the cut-off chosen on validation (``meta["lineage"]["cutoff"]``), used
+            instead of the format's default when ``cutoff`` is None.
     """
 
     scores: Sequence[str] | None = None
@@ -48,6 +56,8 @@ class WriterOptions:
     alphabet: str = "dna"
     label_column: str | None = None
     cutoff: float | None = None
+    tree: TaxonTree | None = None
+    model_cutoff: float | None = None
 
 
 def _p(x: float, digits: int = 4) -> str:
@@ -244,7 +254,9 @@ class MultilabelJsonWriter(JsonWriter):
                            pred)
 
 
-FORMATS = {"tsv": TsvWriter, "ss2": Ss2Writer, "horiz": HorizWriter, "json": JsonWriter, **TAXONOMY_FORMATS}
+#: The writers of flat models, by ``--format`` name (``rdp`` is only for lineage models: it refuses the others).
+FORMATS = {"tsv": TsvWriter, "ss2": Ss2Writer, "horiz": HorizWriter, "json": JsonWriter, **TAXONOMY_FORMATS,
+           "rdp": needs_lineage_model}
 MULTILABEL_FORMATS = {"tsv": MultilabelTsvWriter, "json": MultilabelJsonWriter}
 
 
@@ -254,17 +266,22 @@ def get_writer(fmt: str, classes: list[str], task: str, threshold: float = THRES
 
     ``threshold`` is the probability at which multilabel models predict a label; ``scores`` names the
     novelty-score columns of a sequence model (default: energy, msp, nll); ``options`` are the other fields of
-    :class:`WriterOptions` (``strand``, ``alphabet``, ``label_column``, ``cutoff``).
+    :class:`WriterOptions` (``strand``, ``alphabet``, ``label_column``, ``cutoff``, ``tree``, ``model_cutoff``).
+    With a ``tree`` (a lineage model) the writer is that of :data:`~seqxent.predict.lineage.LINEAGE_FORMATS`.
 
     Raises:
         InputError: for an unknown format, a PSIPRED format with a model that is not 3-state, a format other
             than ``tsv`` or ``json`` for a multilabel model, a taxonomy format with a model that is not a
-            single-label DNA model of a rank, a cut-off with a format that has none, or a threshold or cut-off
-            outside [0, 1].
+            single-label DNA model of a rank, ``rdp`` with a model that is not a lineage model, a lineage model
+            without its tree, a cut-off with a format that has none, or a threshold or cut-off outside [0, 1].
     """
     if fmt not in FORMATS:
         raise InputError(f"Expected argument `format` to be one of {sorted(FORMATS)}, but got {fmt!r}")
     opts = WriterOptions(scores=scores, threshold=threshold, **options)
+    if opts.tree is not None:
+        return _lineage_writer(fmt, classes, opts)
+    if get_task(task).lineages:
+        raise InputError("A lineage model needs its taxon tree (the checkpoint's meta['lineage']) to be written")
     if opts.cutoff is not None and fmt not in TAXONOMY_FORMATS:
         raise InputError(f"--cutoff applies to --format {' and '.join(TAXONOMY_FORMATS)}, but got --format {fmt}")
     kind = get_task(task)
@@ -274,3 +291,14 @@ def get_writer(fmt: str, classes: list[str], task: str, threshold: float = THRES
                              f"{kind.name} model, but got {fmt!r}")
         return MULTILABEL_FORMATS[fmt](classes, kind, opts)
     return FORMATS[fmt](classes, kind, opts)
+
+
+def _lineage_writer(fmt: str, classes: list[str], opts: WriterOptions):
+    """The writer of ``fmt`` for a lineage model (``opts.tree``), checking that the tree is the model's."""
+    if fmt not in LINEAGE_FORMATS:  # ss2, horiz
+        raise InputError(f"Expected a 3-state residue model (classes C, E, H) for this format, but got a lineage "
+                         f"model with {len(classes)} classes")
+    if list(classes) != opts.tree.classes:
+        raise InputError(f"Expected the classes of a lineage model to be those of its tree ({len(opts.tree.classes)} "
+                         f"classes), but got {len(classes)} classes that differ")
+    return LINEAGE_FORMATS[fmt](opts)

@@ -109,7 +109,8 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
         raise InputError(f"Expected `batch_size` and `chunk_size` ≥ 1, but got {batch_size}, {chunk_size}")
     task = get_task(ckpt.task)
     both = check_strand(strand, ckpt.alphabet.name, task)
-    temperature = ckpt.temperature if calibrated else 1.0
+    temperature = ckpt.temperature if calibrated else 1.0  # of the novelty scores
+    activate = task.output(ckpt, calibrated)  # logits -> probabilities (per-rank temperatures for lineages)
     engine = build_engine(ckpt.model, ckpt.alphabet, device, precision)  # same logits, faster (seqxent.model.engine)
     rule = AbstainRule.from_meta(ckpt.meta) if abstain and calibrated else None
     reference = KmerReference.from_meta(ckpt.meta) if task.novelty else None
@@ -124,8 +125,8 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
             distance = np.concatenate([part.result() for part in parts]) if parts else None
             strands = None
             if both:
-                logits, distance, strands = _orient(logits, distance, task, temperature)
-            yield from _predictions(chunk, checked, logits, distance, task, temperature, rule, strands)
+                logits, distance, strands = _orient(logits, distance, activate, task.strand_score(ckpt))
+            yield from _predictions(chunk, checked, logits, distance, task, activate, temperature, rule, strands)
 
 
 def check_strand(strand: str, alphabet: str, task: Task) -> bool:
@@ -143,9 +144,12 @@ def check_strand(strand: str, alphabet: str, task: Task) -> bool:
     return strand == "both"
 
 
-def _orient(logits: list[np.ndarray], distance: np.ndarray | None, task: Task,
-            temperature: float) -> tuple[list[np.ndarray], np.ndarray | None, list[str]]:
-    """Keep, per record, the orientation with the higher top probability (forward on a tie).
+def _orient(logits: list[np.ndarray], distance: np.ndarray | None, activate,
+            score) -> tuple[list[np.ndarray], np.ndarray | None, list[str]]:
+    """Keep, per record, the orientation whose probabilities ``activate(logits)`` score higher (forward on a tie).
+
+    ``score``: ``probs (N, K) -> (N,)``, the task's :meth:`~seqxent.tasks.Task.strand_score` (the top
+    probability; for lineage models its mean over ranks).
 
     ``logits`` (and ``distance``) hold the N forward records, then their N reverse complements.
     """
@@ -153,7 +157,7 @@ def _orient(logits: list[np.ndarray], distance: np.ndarray | None, task: Task,
     if not n:
         return [], distance, []
     stacked = np.stack(logits)  # (2N, K)
-    top = task.probs(stacked, temperature).max(axis=1)
+    top = score(activate(stacked))
     minus = top[n:] > top[:n]
     chosen = np.where(minus[:, None], stacked[n:], stacked[:n])  # (N, K)
     if distance is not None:
@@ -162,14 +166,13 @@ def _orient(logits: list[np.ndarray], distance: np.ndarray | None, task: Task,
 
 
 def _predictions(chunk: list[FastaRecord], checked: list[tuple[str, str]], logits: list[np.ndarray],
-                 distance: np.ndarray | None, task: Task, temperature: float,
+                 distance: np.ndarray | None, task: Task, activate, temperature: float,
                  rule: AbstainRule | None, strands: list[str] | None = None) -> Iterator[Prediction]:
     """The :class:`Prediction` of every record of a chunk, from the logits of its valid records."""
     novelty = iter(_novelty(logits, task.novelty, temperature, distance))
     strand = iter(strands or [])
     # One (N, K) array per chunk for whole-record models, so the activation runs once, not once per record.
-    probs = iter(task.probs(np.stack(logits), temperature) if logits and logits[0].ndim == 1
-                 else (task.probs(z, temperature) for z in logits))
+    probs = iter(activate(np.stack(logits)) if logits and logits[0].ndim == 1 else (activate(z) for z in logits))
     for rec, (seq, why) in zip(chunk, checked, strict=True):
         if why:
             yield Prediction(rec.id, seq, None, why, description=rec.description)

@@ -80,6 +80,8 @@ class PrepareConfig:
     reference_format: str | None = None
     taxonomy: Path | None = None
     ranks: list[str] = field(default_factory=list)
+    # The rank whose taxa `novel_classes` holds out (one of `ranks`); None: the classes of the label column.
+    novel_rank: str | None = None
 
     def __post_init__(self):
         task = get_task(self.task)  # raises for an unknown task
@@ -97,6 +99,7 @@ class PrepareConfig:
         if not 0 <= self.novel_classes < 1 or (self.novel_classes and not task.holds_out_classes):
             raise InputError(f"Expected argument `novel_classes` to be in [0, 1) (and 0 unless the task is "
                              f"'sequence'), but got {self.novel_classes} for task {self.task!r}")
+        self._check_novel_rank()
         if self.min_per_class < 1:
             raise InputError(f"Expected argument `min_per_class` to be ≥ 1, but got {self.min_per_class}")
         if len(self.fractions) != 3 or min(self.fractions) < 0 or abs(sum(self.fractions) - 1) > 1e-6:
@@ -127,6 +130,17 @@ class PrepareConfig:
         if self.ranks and self.label_column not in self.ranks:
             raise InputError(f"Expected argument `label_column` to be one of the ranks {self.ranks}, but got "
                              f"{self.label_column!r}")
+
+    def _check_novel_rank(self) -> None:
+        """``novel_rank`` names one of ``ranks`` and comes with a ``novel_classes`` share (None: no check)."""
+        if self.novel_rank is None:
+            return
+        if self.novel_rank not in self.ranks:
+            raise InputError(f"Expected argument `novel_rank` to be one of the ranks {self.ranks} (a "
+                             f"`reference_format` with `ranks`), but got {self.novel_rank!r}")
+        if not self.novel_classes:
+            raise InputError(f"Expected argument `novel_classes` to be > 0 with novel_rank {self.novel_rank!r}, "
+                             f"but got {self.novel_classes}")
 
 
 def load_records(cfg: PrepareConfig) -> pd.DataFrame:
@@ -370,14 +384,21 @@ def _summary(table: pd.DataFrame, kept: pd.DataFrame, groups: np.ndarray, split:
 
 def _split_known_and_novel(kept: pd.DataFrame, groups: np.ndarray, labels: list | None,
                            cfg: PrepareConfig) -> np.ndarray:
-    """Mark the records of held-out classes (``novel_classes``) as split "novel"; split the rest by group."""
+    """Mark the records of held-out classes (``novel_classes``) as split "novel"; split the rest by group.
+
+    The classes are those of the label, or the taxa at ``novel_rank``; a record without a name at that rank
+    is never held out.
+    """
     novel = np.zeros(len(kept), dtype=bool)
     if cfg.novel_classes:
+        taxa = kept[cfg.novel_rank or "label"]
+        named = taxa != ""
         try:
-            held_out = hold_out_classes(kept["label"].tolist(), cfg.novel_classes, cfg.seed)
+            held_out = hold_out_classes(taxa[named].tolist(), cfg.novel_classes, cfg.seed)
         except ValueError as err:
-            raise InputError(f"data set {cfg.name!r}: novel_classes {cfg.novel_classes}: {err}") from None
-        novel = kept["label"].isin(held_out).to_numpy()
+            at_rank = f" at rank {cfg.novel_rank!r}" if cfg.novel_rank else ""
+            raise InputError(f"data set {cfg.name!r}: novel_classes {cfg.novel_classes}{at_rank}: {err}") from None
+        novel = (named & taxa.isin(held_out)).to_numpy()
     split = np.full(len(kept), NOVEL, dtype=object)
     known = None if labels is None else [lab for lab, out in zip(labels, novel, strict=True) if not out]
     split[~novel] = splits.assign_splits(groups[~novel], known, fractions=tuple(cfg.fractions), seed=cfg.seed)
@@ -392,6 +413,11 @@ def _novel_summary(kept: pd.DataFrame, groups: np.ndarray, split: np.ndarray, cf
     """
     novel = split == NOVEL
     known = splits.summarize_splits(split[~novel], kept["label"].to_numpy()[~novel], groups[~novel])
-    return {"novel_fraction": cfg.novel_classes, "novel_classes": sorted(set(kept["label"][novel])),
-            "groups_straddling_splits": known["groups_straddling_splits"],
-            "novel_groups_shared_with_known": len(set(groups[novel]) & set(groups[~novel]))}
+    summary = {"novel_fraction": cfg.novel_classes, "novel_classes": sorted(set(kept["label"][novel])),
+               "groups_straddling_splits": known["groups_straddling_splits"],
+               "novel_groups_shared_with_known": len(set(groups[novel]) & set(groups[~novel]))}
+    if cfg.novel_rank:  # whole taxa at a rank held out: which, and how many records they take
+        taxa = sorted(set(kept[cfg.novel_rank][novel]))
+        summary.update({"novel_rank": cfg.novel_rank, "novel_taxa": taxa, "n_novel_taxa": len(taxa),
+                        "n_novel_records": int(novel.sum())})
+    return summary

@@ -2,17 +2,18 @@
 
 Example:
     >>> sorted(TASKS), get_task("residue").per_residue
-    (['multilabel', 'residue', 'sequence'], True)
+    (['lineage', 'multilabel', 'residue', 'sequence'], True)
 """
 
 from seqxent.errors import InputError
 from seqxent.tasks.base import SplitPredictions, Task
+from seqxent.tasks.lineage import LineageTask
 from seqxent.tasks.multilabel import MultilabelTask
 from seqxent.tasks.residue import ResidueTask
 from seqxent.tasks.sequence import SequenceTask
 
 #: The registry: task name (the ``task`` of a config entry, a prepared table, a checkpoint) → its :class:`Task`.
-TASKS: dict[str, Task] = {task.name: task for task in (SequenceTask(), ResidueTask(), MultilabelTask())}
+TASKS: dict[str, Task] = {task.name: task for task in (SequenceTask(), ResidueTask(), MultilabelTask(), LineageTask())}
 
 
 def get_task(name: str) -> Task:

@@ -64,6 +64,8 @@ class Task:
         per_residue: one label per position: predictions have a row per residue (columns ``id``, ``pos``,
             ``aa`` lead), and the PSIPRED formats apply to 3-state models.
         label_sets: the label of a record is a set (``;``-joined); a label is predicted above a threshold.
+        lineages: one head per rank of a taxonomy (classes ``rank:name``); the writers need the checkpoint's
+            taxon tree (:class:`~seqxent.data.taxon_tree.TaxonTree`).
     """
 
     name = ""
@@ -77,6 +79,7 @@ class Task:
     decisions = False
     per_residue = False
     label_sets = False
+    lineages = False
 
     # ----------------------------------------------------------------- labels (prepare, data)
 
@@ -164,9 +167,22 @@ class Task:
         if cfg.kmer_k and self.architecture != "sequence_cnn":
             raise InputError(f"Expected argument `kmer_k` to be 0 for {self.name} tasks, but got {cfg.kmer_k}")
 
-    def loss(self, cfg, class_counts: np.ndarray):
+    def loss(self, cfg, class_counts: np.ndarray, classes: Sequence[str] = ()):
         """The training loss of a ``TrainConfig``: ``loss(logits, target, mask) -> LossOutput``."""
         raise NotImplementedError
+
+    def strand_score(self, ckpt):
+        """``probs (N, K) -> (N,)``: how confident a prediction is; ``--strand both`` keeps the higher orientation."""
+        return lambda probs: probs.max(axis=1)
+
+    def model_meta(self, data) -> dict:
+        """Task-specific entries of a new checkpoint's ``meta`` (none by default)."""
+        return {}
+
+    def output(self, ckpt, calibrated: bool = True):
+        """``logits -> probabilities`` of a checkpoint: the activation at its temperature (T = 1 uncalibrated)."""
+        temperature = ckpt.temperature if calibrated else 1.0
+        return lambda logits: self.probs(logits, temperature)
 
     def probs(self, logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
         """The output activation (:attr:`activation`) of ``logits / temperature``."""
@@ -174,7 +190,7 @@ class Task:
 
     @torch.no_grad()
     def validate(self, model, examples: list[Example], collate: Collate, batch_size: int,
-                 device) -> tuple[float, float]:
+                 device, classes: Sequence[str] = ()) -> tuple[float, float]:
         """Validation score: mean cross-entropy (nats per item; early stopping) and accuracy over ``examples``."""
         model.eval()
         total, correct, count = 0.0, 0, 0
@@ -188,6 +204,14 @@ class Task:
         return total / max(count, 1), correct / max(count, 1)
 
     # ----------------------------------------------------------------- calibration and evaluation
+
+    def temperature_problems(self, ckpt, preds: SplitPredictions) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """What ``seqxent calibrate`` fits a temperature to: ``{name: (logits, target)}`` (one problem by default)."""
+        return {"all": (preds.logits, preds.target)}
+
+    def store_temperatures(self, ckpt, temperatures: Mapping[str, float]) -> None:
+        """Keep the fitted temperature(s) in the checkpoint (one: :attr:`Checkpoint.temperature`)."""
+        ckpt.temperature = float(temperatures["all"])
 
     def split_predictions(self, rows: pd.DataFrame, logits: list[np.ndarray],
                           examples: list[Example]) -> SplitPredictions:

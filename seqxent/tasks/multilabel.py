@@ -130,11 +130,11 @@ class MultilabelTask(Task):
             raise InputError(f"Expected argument `kmer_init` to be 'random' for {self.name} tasks on "
                              f"{alphabet_name}, but got {cfg.kmer_init!r}")
 
-    def loss(self, cfg, class_counts: np.ndarray) -> MultilabelLoss:  # noqa: D102
+    def loss(self, cfg, class_counts: np.ndarray, classes=()) -> MultilabelLoss:  # noqa: D102
         return MultilabelLoss()
 
     @torch.no_grad()
-    def validate(self, model, examples, collate, batch_size: int, device,
+    def validate(self, model, examples, collate, batch_size: int, device, classes=(),
                  threshold: float = label_set.THRESHOLD) -> tuple[float, float]:
         """Mean summed binary cross-entropy (nats per record) and subset accuracy (all labels right)."""
         model.eval()

@@ -23,7 +23,7 @@ class SingleLabelTask(Task):
 
     decisions = True
 
-    def loss(self, cfg, class_counts: np.ndarray) -> Loss:
+    def loss(self, cfg, class_counts: np.ndarray, classes=()) -> Loss:
         """The configured (weighted, focal or smoothed) loss; ``pos_weight`` gives the binary weights ``(1, β)``.
 
         Raises:

@@ -192,7 +192,8 @@ def train_model(data: PreparedData, cfg: TrainConfig, state_path: Path | None = 
             break
         row = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
         row.update(_train_epoch(model, train, train_collate, cfg, objective, optimizer, rng, device, epoch, ema))
-        row["valid_ce"], row["valid_accuracy"] = task.validate(evaluated, valid, eval_collate, cfg.batch_size, device)
+        row["valid_ce"], row["valid_accuracy"] = task.validate(evaluated, valid, eval_collate, cfg.batch_size, device,
+                                                                classes)
         row["seconds"] = time.perf_counter() - start
         history.append(row)
         scheduler.step()
@@ -214,7 +215,7 @@ def train_model(data: PreparedData, cfg: TrainConfig, state_path: Path | None = 
     meta = {"dataset": data.name, "label_column": data.label_column, "train_config": asdict(cfg),
             "best_epoch": state.best_epoch, "epochs_run": len(history), "seconds": history[-1]["seconds"],
             "parameters": count_parameters(model), "best_valid_ce": state.best_ce,
-            "resumed_after_epoch": resumed_after or None, **objective.meta()}
+            "resumed_after_epoch": resumed_after or None, **objective.meta(), **task.model_meta(data)}
     ckpt = Checkpoint(model.cpu(), data.task, data.alphabet, classes, kind, hparams, 1.0, meta)
     return ckpt, pd.DataFrame(history)
 
@@ -249,7 +250,7 @@ def train_ensemble(data: PreparedData, cfg: TrainConfig, state_path: Path | None
     model.eval()
     classes = first.classes
     valid_ce, valid_accuracy = task.validate(model, task.examples(data, "valid", classes), Collate(data.alphabet),
-                                             cfg.batch_size, torch.device("cpu"))
+                                             cfg.batch_size, torch.device("cpu"), classes)
     per_member = ("best_epoch", "epochs_run", "best_valid_ce", "seconds")
     meta = {**{k: v for k, v in first.meta.items() if k not in per_member + ("train_config",)},
             "train_config": asdict(cfg), "parameters": count_parameters(model),

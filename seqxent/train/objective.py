@@ -167,7 +167,7 @@ def build_objective(cfg: TrainConfig, data: PreparedData, classes: list[str], de
     task = get_task(data.task)
     task.check_training(cfg, data.alphabet.name)
     _check_combination(cfg)
-    loss = task.loss(cfg, task.class_counts(data, classes))
+    loss = task.loss(cfg, task.class_counts(data, classes), classes)
     mixup_alpha = cfg.mixup_alpha
     if mixup_alpha and not task.mixup:
         log.warning("mixup_alpha %s ignored: mixup applies to sequence tasks only", mixup_alpha)

@@ -280,7 +280,7 @@ def test_prepare_excludes_a_record_whose_labels_are_all_rare(tmp_path):
 
 
 def test_prepare_rejects_unknown_task():
-    with pytest.raises(InputError, match="`task` to be one of \\['sequence', 'residue', 'multilabel'\\]"):
+    with pytest.raises(InputError, match="`task` to be one of \\['sequence', 'residue', 'multilabel', 'lineage'\\]"):
         PrepareConfig(name="x", task="multi", alphabet="dna", label_column="y", table="t.tsv")
 
 

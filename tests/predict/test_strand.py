@@ -98,11 +98,12 @@ def test_orient_exact_choice_tie_and_distance():
     # Two records: the first is likelier reversed, the second ties (the forward orientation is kept).
     logits = [np.array([0.0, 1.0]), np.array([2.0, 0.0]), np.array([3.0, 0.0]), np.array([0.0, 2.0])]
     distance = np.array([0.1, 0.2, 0.3, 0.4])
-    chosen, dist, strands = _orient(logits, distance, get_task("sequence"), 1.0)
+    task = get_task("sequence")
+    chosen, dist, strands = _orient(logits, distance, lambda z: task.probs(z, 1.0), lambda p: p.max(axis=1))
     assert strands == ["-", "+"]
     np.testing.assert_array_equal(np.stack(chosen), [[3.0, 0.0], [2.0, 0.0]])
     np.testing.assert_array_equal(dist, [0.3, 0.2])
-    assert _orient([], None, get_task("sequence"), 1.0) == ([], None, [])
+    assert _orient([], None, lambda z: z, lambda p: p) == ([], None, [])
 
 
 @pytest.mark.parametrize(("task", "alphabet", "kind"), [("residue", "protein", "protein residue"),

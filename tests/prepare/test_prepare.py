@@ -123,7 +123,7 @@ def test_same_seed_same_split_and_roundtrip(tmp_path):
 
 
 def test_config_validation():
-    with pytest.raises(InputError, match=r"`task` to be one of \['sequence', 'residue', 'multilabel'\], but got 'pep"):
+    with pytest.raises(InputError, match=r"`task` to be one of \[.*'lineage'\], but got 'pep"):
         PrepareConfig("t", "peptide", "dna", "l", table="x")
     with pytest.raises(InputError, match="either `table` or `fasta`"):
         PrepareConfig("t", "sequence", "dna", "l")

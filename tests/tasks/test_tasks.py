@@ -19,16 +19,16 @@ DNA, PROTEIN = Alphabet.from_name("dna"), Alphabet.from_name("protein")
 
 
 def test_registry_names_every_task_by_its_own_name():
-    assert list(TASKS) == ["sequence", "residue", "multilabel"]
+    assert list(TASKS) == ["sequence", "residue", "multilabel", "lineage"]
     assert all(isinstance(task, Task) and task.name == name for name, task in TASKS.items())
-    with pytest.raises(InputError, match=r"`task` to be one of \['sequence', 'residue', 'multilabel'\], but got 'x'"):
+    with pytest.raises(InputError, match=r"`task` to be one of \[.*, .lineage.\], but got .x."):
         get_task("x")
 
 
 def test_no_module_outside_the_tasks_package_compares_task_names():
     """The acceptance of the Task abstraction: the stages ask their task, they never test which one it is."""
     pattern = re.compile(r"""\btask\w*\s*(==|!=|\bin\b|\bnot in\b)\s*[("'\[]"""
-                         r"""|["'](sequence|residue|multilabel)["']\s*(==|!=)""")
+                         r"""|["'](sequence|residue|multilabel|lineage)["']\s*(==|!=)""")
     offenders = [f"{path.relative_to(PACKAGE)}:{n}: {line.strip()}"
                  for path in PACKAGE.rglob("*.py") if "tasks" not in path.relative_to(PACKAGE).parts
                  for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
@@ -98,4 +98,5 @@ def test_capabilities_are_declared_per_task():
                     for name, t in TASKS.items()}
     assert capabilities == {"sequence": ("softmax", "sequence_cnn", True, False, False, "labels"),
                             "residue": ("softmax", "residue_cnn", False, True, False, None),
-                            "multilabel": ("sigmoid", "sequence_cnn", False, False, True, "powerset")}
+                            "multilabel": ("sigmoid", "sequence_cnn", False, False, True, "powerset"),
+                            "lineage": ("softmax", "sequence_cnn", False, False, False, "labels")}

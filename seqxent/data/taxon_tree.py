@@ -1,0 +1,183 @@
+"""The taxa a lineage model knows, one class per taxon of every rank, and consistent lineage calls from them.
+
+A lineage model (task ``lineage``) has one softmax head per rank over all taxa of that rank in its training
+records, however few records a taxon has. Its outputs are the heads side by side: ``K = K_1 + … + K_R``
+logits, rank by rank, top down. Class names are ``<rank>:<name>`` (``genus:Bacillus``), so the same name at
+two ranks (phylum and class *Actinobacteria*) stays two classes.
+
+:class:`TaxonTree` records, for every class, its known ancestors (the names at the ranks above it in the
+training lineages; ``-1`` where a lineage leaves a rank out). :meth:`TaxonTree.decode` makes the calls
+consistent, top down: at each rank the most probable taxon among those whose known ancestors agree with the
+calls above (an unknown ancestor agrees with anything: a genus placed directly under its order, or one whose
+lineage above the genus is not known). Each call is therefore a descendant of every call above it that its
+lineage names. The confidence of a call is its own rank's probability. :meth:`TaxonTree.truncate` cuts the
+lineage at the first rank whose confidence is below a cut-off, as SINTAX, the RDP classifier and QIIME 2 do.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Target of a rank a record leaves out (its loss skips that rank).
+MISSING = -100
+
+
+def class_name(rank: str, name: str) -> str:
+    """The class name of taxon ``name`` at ``rank``: ``rank:name``."""
+    return f"{rank}:{name}"
+
+
+def rank_offsets(classes: Sequence[str]) -> list[int]:
+    """Start of each rank's block of ``rank:name`` classes (consecutive runs of one rank), and ``K`` at the end.
+
+    Example:
+        >>> rank_offsets(["family:A", "genus:a1", "genus:a2"])
+        [0, 1, 3]
+    """
+    ranks = [c.split(":", 1)[0] for c in classes]
+    return [0] + [i for i in range(1, len(ranks)) if ranks[i] != ranks[i - 1]] + [len(ranks)]
+
+
+@dataclass
+class TaxonTree:
+    """Classes of a lineage model, their ranks and known ancestors.
+
+    Attributes:
+        ranks: the ranks, top down.
+        classes: ``rank:name`` per class, rank by rank (top down), names sorted within a rank.
+        sizes: classes per rank.
+        ancestors: ``(K, R)`` int: the class index of each class's ancestor at every rank above its own
+            (``-1`` where unknown), its own index at its rank, ``-1`` below.
+
+    Example:
+        >>> tree = TaxonTree.from_lineages([["Bacteria", "Bacillaceae", "Bacillus"],
+        ...                                 ["Bacteria", "", "Hippea"]], ["domain", "family", "genus"])
+        >>> tree.classes
+        ['domain:Bacteria', 'family:Bacillaceae', 'genus:Bacillus', 'genus:Hippea']
+        >>> tree.ancestors[3].tolist()  # Hippea: family unknown
+        [0, -1, 3]
+    """
+
+    ranks: list[str]
+    classes: list[str]
+    sizes: list[int]
+    ancestors: np.ndarray
+
+    @classmethod
+    def from_lineages(cls, lineages: Sequence[Sequence[str]], ranks: Sequence[str]) -> TaxonTree:
+        """The tree of the taxa that ``lineages`` name (one name per rank, ``""`` for a missing rank).
+
+        A taxon whose records disagree about an ancestor (a homonym, or an inconsistent reference) keeps the
+        ancestor most of its records give (the first such in record order on a tie).
+        """
+        ranks = list(ranks)
+        names = [sorted({lin[r] for lin in lineages if lin[r]}) for r in range(len(ranks))]
+        offsets = np.cumsum([0] + [len(n) for n in names])
+        index = [{name: int(offsets[r]) + i for i, name in enumerate(n)} for r, n in enumerate(names)]
+        votes: dict[tuple[int, int], Counter] = {}
+        for lin in lineages:
+            for r, name in enumerate(lin):
+                if not name:
+                    continue
+                for above in range(r):
+                    if lin[above]:
+                        votes.setdefault((index[r][name], above), Counter())[index[above][lin[above]]] += 1
+        k = int(offsets[-1])
+        ancestors = np.full((k, len(ranks)), -1, dtype=np.int64)
+        for r in range(len(ranks)):
+            ancestors[offsets[r]:offsets[r + 1], r] = np.arange(offsets[r], offsets[r + 1])
+        for (child, above), counter in votes.items():
+            ancestors[child, above] = counter.most_common(1)[0][0]
+        classes = [class_name(rank, name) for rank, n in zip(ranks, names, strict=True) for name in n]
+        return cls(ranks, classes, [len(n) for n in names], ancestors)
+
+    # ----------------------------------------------------------------- layout
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Start of each rank's block of classes, and ``K`` at the end: ``(R + 1,)``."""
+        return np.cumsum([0] + list(self.sizes))
+
+    def rank_slice(self, r: int) -> slice:
+        """The columns of rank ``r`` (an index into :attr:`ranks`)."""
+        start, stop = self.offsets[r], self.offsets[r + 1]
+        return slice(int(start), int(stop))
+
+    def names(self, r: int) -> list[str]:
+        """The taxon names (without the ``rank:`` prefix) of rank ``r``."""
+        prefix = len(self.ranks[r]) + 1
+        return [c[prefix:] for c in self.classes[self.rank_slice(r)]]
+
+    def targets(self, lineage: Sequence[str]) -> tuple[int, ...]:
+        """Class index at each rank of one lineage (``""`` → :data:`MISSING`).
+
+        Raises:
+            KeyError: for a name that is no class of its rank (the message is the class name).
+        """
+        index = self._index()
+        return tuple(index[class_name(rank, name)] if name else MISSING
+                     for rank, name in zip(self.ranks, lineage, strict=True))
+
+    def _index(self) -> dict[str, int]:
+        if not hasattr(self, "_class_index"):
+            self._class_index = {c: i for i, c in enumerate(self.classes)}
+        return self._class_index
+
+    # ----------------------------------------------------------------- calls
+
+    def decode(self, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Consistent calls, top down, from per-rank probabilities ``(N, K)`` (each rank's block sums to 1).
+
+        Returns:
+            ``(calls, confidence)``, both ``(N, R)``: the class index called at each rank and its probability.
+
+        Example:
+            >>> tree = TaxonTree.from_lineages([["A", "a1"], ["A", "a2"], ["B", "b1"]], ["phylum", "genus"])
+            >>> calls, conf = tree.decode(np.array([[0.6, 0.4, 0.1, 0.2, 0.7]]))  # b1 best, but A wins above
+            >>> [tree.classes[i] for i in calls[0]], conf[0].tolist()
+            (['phylum:A', 'genus:a2'], [0.6, 0.2])
+        """
+        probs = np.asarray(probs)
+        n, n_ranks = len(probs), len(self.ranks)
+        calls = np.zeros((n, n_ranks), dtype=np.int64)
+        conf = np.zeros((n, n_ranks), dtype=probs.dtype)
+        rows = np.arange(n)
+        for r in range(n_ranks):
+            block = self.rank_slice(r)
+            allowed = np.ones((n, self.sizes[r]), dtype=bool)
+            for above in range(r):
+                known = self.ancestors[block, above]  # (K_r,)
+                allowed &= (known[None, :] == -1) | (known[None, :] == calls[:, above, None])
+            masked = np.where(allowed, probs[:, block], -1.0)
+            best = masked.argmax(axis=1)
+            calls[:, r] = best + block.start
+            conf[:, r] = probs[rows, calls[:, r]]
+        return calls, conf
+
+    @staticmethod
+    def truncate(confidence: np.ndarray, cutoff: float) -> np.ndarray:
+        """How many ranks of each lineage stand: those above the first rank whose confidence is below ``cutoff``.
+
+        Example:
+            >>> TaxonTree.truncate(np.array([[1.0, 0.9, 0.5, 0.95], [0.7, 0.9, 0.9, 0.9]]), 0.8).tolist()
+            [2, 0]
+        """
+        passed = np.asarray(confidence) >= cutoff
+        return np.where(passed.all(axis=1), passed.shape[1], passed.argmin(axis=1))
+
+    # ----------------------------------------------------------------- checkpoints
+
+    def to_meta(self) -> dict:
+        """The tree as plain JSON-ready values (``meta["lineage"]`` of a checkpoint); classes are stored apart."""
+        return {"ranks": list(self.ranks), "sizes": [int(s) for s in self.sizes],
+                "ancestors": self.ancestors.tolist()}
+
+    @classmethod
+    def from_meta(cls, meta: dict, classes: Sequence[str]) -> TaxonTree:
+        """Rebuild the tree from :meth:`to_meta` and the checkpoint's classes."""
+        return cls(list(meta["ranks"]), list(classes), list(meta["sizes"]),
+                   np.asarray(meta["ancestors"], dtype=np.int64).reshape(len(classes), len(meta["ranks"])))

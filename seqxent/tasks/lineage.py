@@ -1,0 +1,341 @@
+"""Task ``lineage``: a whole lineage per record (domain → species), with a calibrated confidence at every rank.
+
+The data set is a reference with rank columns (``seqxent prepare --reference-format sintax|qiime|rdp|table``);
+its ``label_column`` is one of the ranks (the rank the peers are compared at, e.g. genus).
+
+- **Every taxon is a class**, however few its records: ``min_per_class`` excludes nothing here. The classes
+  are all taxa of every rank in the training split (:class:`~seqxent.data.taxon_tree.TaxonTree`).
+- **Network**: one trunk (:class:`~seqxent.model.networks.SequenceCNN`) and one softmax head per rank; the
+  heads are the blocks of one output layer, rank by rank.
+- **Loss**: the weighted sum over ranks of each rank's cross-entropy (mean over the records that name the rank
+  and whose taxon is a class; a missing rank leaves only that rank's loss). Weights ``1`` for every rank.
+- **Calibration**: one temperature per rank, fitted by ``seqxent calibrate`` on the validation split.
+- **Calls**: consistent, top down (:meth:`TaxonTree.decode`): each call lies under the calls above it; a
+  cut-off truncates the lineage at the first rank below it.
+- **Evaluation**: per rank, the forced-call accuracy with a bootstrap interval, the ECE of the calls before and
+  after scaling, and IDTAXA's misclassification, over- and under-classification rates at the cut-off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from seqxent.data.batching import Collate, Example, iterate_batches
+from seqxent.data.taxon_tree import MISSING, TaxonTree, class_name, rank_offsets
+from seqxent.errors import InputError
+from seqxent.metrics import bootstrap
+from seqxent.metrics.calibration import call_reliability
+from seqxent.model.losses import LossOutput
+from seqxent.tasks.base import SplitPredictions, Task
+
+if TYPE_CHECKING:  # pandas is not imported at run time: `seqxent predict` starts without it
+    import pandas as pd
+
+#: Cut-off of the calls when the model has no chosen one (SINTAX's and the RDP classifier's usual 0.8).
+DEFAULT_CUTOFF = 0.8
+#: Training settings a lineage model refuses, with the value they must keep.
+UNSUPPORTED_SETTINGS = {"loss": "ce", "class_weighting": "none", "pos_weight": 0.0, "focal_alpha": 0.0,
+                        "teacher": None, "mixup_alpha": 0.0, "ensemble": 1}
+
+
+class LineageLoss:
+    """Sum over ranks of ``weight_r ·`` the cross-entropy of rank ``r``'s block of logits.
+
+    Args:
+        offsets: ``(R + 1,)`` start of each rank's block of columns, and ``K``.
+        ranks: the rank names (the history gets ``ce_<rank>``).
+        weights: per-rank weights (default 1 each).
+        label_smoothing: ε of every rank's cross-entropy.
+
+    Example:
+        >>> loss = LineageLoss([0, 2, 5], ["family", "genus"])
+        >>> out = loss(torch.zeros(1, 5), torch.tensor([[1, -100]]))  # genus missing: the family term only
+        >>> round(float(out.total), 4), round(out.parts["ce_family"], 4), out.parts["ce_genus"]
+        (0.6931, 0.6931, 0.0)
+    """
+
+    def __init__(self, offsets: Sequence[int], ranks: Sequence[str], weights: Sequence[float] | None = None,
+                 label_smoothing: float = 0.0):
+        self.offsets, self.ranks = [int(o) for o in offsets], list(ranks)
+        self.weights = list(weights) if weights is not None else [1.0] * len(self.ranks)
+        self.label_smoothing = label_smoothing
+
+    def __call__(self, logits: torch.Tensor, target: torch.Tensor, mask=None) -> LossOutput:  # noqa: D102
+        total, parts = logits.new_zeros(()), {}
+        for r, rank in enumerate(self.ranks):
+            start, stop = self.offsets[r], self.offsets[r + 1]
+            t = target[:, r]
+            known = t != MISSING
+            if not bool(known.any()):
+                parts[f"ce_{rank}"] = 0.0
+                continue
+            ce = F.cross_entropy(logits[known, start:stop], t[known] - start, label_smoothing=self.label_smoothing)
+            total = total + self.weights[r] * ce
+            parts[f"ce_{rank}"] = float(ce.detach())
+        parts["ce"] = sum(parts[f"ce_{rank}"] for rank in self.ranks)
+        return LossOutput(total, parts)
+
+
+def rank_softmax(logits: np.ndarray, offsets: Sequence[int], temperatures: Sequence[float] | float = 1.0
+                 ) -> np.ndarray:
+    """Softmax of each rank's block of ``logits / T_r`` (float64 math, the input's dtype out).
+
+    Example:
+        >>> rank_softmax(np.array([[0.0, 0.0, 1.0, 1.0, 1.0]]), [0, 2, 5]).round(3).tolist()
+        [[0.5, 0.5, 0.333, 0.333, 0.333]]
+    """
+    logits = np.asarray(logits)
+    temps = np.broadcast_to(np.asarray(temperatures, dtype=np.float64), (len(offsets) - 1,))
+    out = np.empty(logits.shape, dtype=np.float64)
+    for r in range(len(offsets) - 1):
+        z = logits[:, offsets[r]:offsets[r + 1]].astype(np.float64) / temps[r]
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        out[:, offsets[r]:offsets[r + 1]] = z / z.sum(axis=1, keepdims=True)
+    return out.astype(logits.dtype if logits.dtype.kind == "f" else np.float64)
+
+
+class LineageTask(Task):
+    """A lineage per record: one softmax head per rank on one trunk, consistent calls, per-rank temperatures."""
+
+    name = "lineage"
+    holds_out_classes = True  # leave-clade-out: `prepare --novel-classes` holds whole taxa out
+    baselines = "labels"  # the peers are scored at the label rank (e.g. genus)
+    lineages = True
+
+    # ----------------------------------------------------------------- labels
+
+    def exclude_rare(self, labels, usable, reasons, min_per_class, separator) -> dict:
+        """Nothing: every taxon of the reference is a class, however few its records."""
+        return {}
+
+    def stratification_labels(self, labels: Sequence[str]) -> list[str]:  # noqa: D102
+        return list(labels)
+
+    def summary_labels(self, labels: pd.Series) -> list[str]:  # noqa: D102
+        return labels.tolist()
+
+    @staticmethod
+    def ranks(data) -> list[str]:
+        """The rank columns of a prepared data set.
+
+        Raises:
+            InputError: for a data set without ranks (not prepared from a reference with lineages).
+        """
+        if not data.ranks:
+            raise InputError(f"data set {data.name!r}: the lineage task needs a reference with ranks "
+                             "(seqxent prepare --reference-format sintax|qiime|rdp|table)")
+        return list(data.ranks)
+
+    def tree(self, data) -> TaxonTree:
+        """The taxa of the training split and their known ancestors."""
+        rows = data.split("train")
+        return TaxonTree.from_lineages(rows[self.ranks(data)].to_numpy().tolist(), self.ranks(data))
+
+    def classes(self, data) -> list[str]:  # noqa: D102
+        return self.tree(data).classes
+
+    def model_meta(self, data) -> dict:
+        """``meta["lineage"]`` of a new checkpoint: the tree (ranks, sizes, ancestors) and the label rank."""
+        return {"lineage": {**self.tree(data).to_meta(), "label_rank": data.label_column}}
+
+    def class_counts(self, data, classes: Sequence[str]) -> np.ndarray:
+        """Training records that name each taxon."""
+        rows, index = data.split("train"), {c: i for i, c in enumerate(classes)}
+        counts = np.zeros(len(classes), dtype=np.int64)
+        for rank in self.ranks(data):
+            for name, n in rows[rank][rows[rank] != ""].value_counts().items():
+                counts[index[class_name(rank, name)]] += n
+        return counts
+
+    def label_classes(self, labels: pd.Series) -> list[str]:  # noqa: D102 (the label rank alone)
+        return sorted(set(labels))
+
+    def label_counts(self, labels: pd.Series, classes: Sequence[str]) -> np.ndarray:  # noqa: D102
+        counts = labels.value_counts()
+        return np.array([int(counts.get(c, 0)) for c in classes])
+
+    def examples(self, data, split: str, classes: Sequence[str]) -> list[Example]:
+        """Encoded records of one split, targets by rank.
+
+        The target is the class index at each rank: :data:`MISSING` where the rank is missing or its taxon is
+        no class (e.g. a taxon of the test split absent from training).
+        """
+        rows, ranks = data.split(split), self.ranks(data)
+        index = {c: i for i, c in enumerate(classes)}
+        names = rows[ranks].to_numpy()
+        return [Example(rid, data.alphabet.to_codes(seq),
+                        tuple(index.get(class_name(rank, name), MISSING) if name else MISSING
+                              for rank, name in zip(ranks, lineage, strict=True)))
+                for rid, seq, lineage in zip(rows["id"], rows["sequence"], names, strict=True)]
+
+    # ----------------------------------------------------------------- model and training
+
+    def check_training(self, cfg, alphabet_name: str) -> None:
+        """The per-rank cross-entropy (optionally smoothed); the k-mer branch starts at random.
+
+        Raises:
+            InputError: for a setting of :data:`UNSUPPORTED_SETTINGS` or ``kmer_init: logreg``.
+        """
+        super().check_training(cfg, alphabet_name)
+        for key, value in UNSUPPORTED_SETTINGS.items():
+            if (getattr(cfg, key) or None) != (value or None):  # "" and None: no teacher
+                raise InputError(f"Expected argument `{key}` to be {value!r} for lineage tasks, but got "
+                                 f"{getattr(cfg, key)!r}")
+        if cfg.kmer_k and cfg.kmer_init == "logreg":
+            raise InputError("Expected argument `kmer_init` to be 'random' for lineage tasks (the k-mer "
+                             "regression is fitted to one rank), but got 'logreg'")
+
+    def loss(self, cfg, class_counts: np.ndarray, classes: Sequence[str] = ()) -> LineageLoss:
+        """The sum of the per-rank cross-entropies (optionally smoothed) over the rank blocks of ``classes``."""
+        offsets = rank_offsets(classes)
+        ranks = [classes[start].split(":", 1)[0] for start in offsets[:-1]]
+        return LineageLoss(offsets, ranks, label_smoothing=cfg.label_smoothing)
+
+    def output(self, ckpt, calibrated: bool = True):
+        """``logits (N, K) -> per-rank probabilities`` at the checkpoint's per-rank temperatures."""
+        lineage = ckpt.meta["lineage"]
+        temps = lineage.get("temperatures", 1.0) if calibrated else 1.0
+        offsets = np.cumsum([0] + list(lineage["sizes"]))
+        return lambda logits: rank_softmax(logits, offsets, temps)
+
+    def strand_score(self, ckpt):
+        """The mean over ranks of each rank's top probability (the top rank alone is near 1 either way)."""
+        offsets = np.cumsum([0] + list(ckpt.meta["lineage"]["sizes"]))
+        return lambda probs: np.mean([probs[:, a:b].max(axis=1) for a, b in zip(offsets[:-1], offsets[1:],
+                                                                                   strict=True)], axis=0)
+
+    @torch.no_grad()
+    def validate(self, model, examples: list[Example], collate: Collate, batch_size: int,
+                 device, classes: Sequence[str] = ()) -> tuple[float, float]:
+        """Sum over ranks of the mean cross-entropy (early stopping), and the mean over ranks of the accuracy."""
+        model.eval()
+        logits, targets = [], []
+        for batch in iterate_batches(examples, collate, batch_size):
+            batch = batch.to(device)
+            logits.append(model(batch.x, batch.mask).float().cpu())
+            targets.append(batch.target.cpu())
+        z, t = torch.cat(logits), torch.cat(targets)
+        sizes = rank_offsets(classes)
+        total, accuracies = 0.0, []
+        for r, (start, stop) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            known = t[:, r] != MISSING
+            if bool(known.any()):
+                block, truth = z[known, start:stop], t[known, r] - start
+                total += float(F.cross_entropy(block, truth))
+                accuracies.append(float((block.argmax(dim=1) == truth).float().mean()))
+        return total, float(np.mean(accuracies)) if accuracies else 0.0
+
+    # ----------------------------------------------------------------- calibration and evaluation
+
+    def temperature_problems(self, ckpt, preds: SplitPredictions) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per rank, the validation logits of that rank's block and the local targets of records that name it."""
+        tree = TaxonTree.from_meta(ckpt.meta["lineage"], ckpt.classes)
+        out = {}
+        for r, rank in enumerate(tree.ranks):
+            block, t = tree.rank_slice(r), preds.target[:, r]
+            known = t != MISSING
+            out[rank] = (preds.logits[known, block], t[known] - block.start)
+        return out
+
+    def store_temperatures(self, ckpt, temperatures: Mapping[str, float]) -> None:
+        """Keep one temperature per rank in ``meta["lineage"]["temperatures"]`` (rank order)."""
+        lineage = ckpt.meta["lineage"]
+        lineage["temperatures"] = [float(temperatures[rank]) for rank in lineage["ranks"]]
+
+    def split_predictions(self, rows: pd.DataFrame, logits: list[np.ndarray], examples) -> SplitPredictions:  # noqa: D102
+        target = np.array([ex.target for ex in examples], dtype=np.int64).reshape(len(examples), -1)
+        return SplitPredictions(rows, np.stack(logits), target, np.arange(len(examples)))
+
+    def calls(self, ckpt, preds: SplitPredictions, calibrated: bool = True) -> tuple[TaxonTree, np.ndarray, np.ndarray]:
+        """``(tree, calls, confidence)``: the consistent calls of every record and their confidences."""
+        tree = TaxonTree.from_meta(ckpt.meta["lineage"], ckpt.classes)
+        probs = self.output(ckpt, calibrated)(preds.logits)
+        calls, conf = tree.decode(probs)
+        return tree, calls, conf
+
+    def evaluate(self, ckpt, preds: SplitPredictions, n_bins: int = 15, n_boot: int = 1000, seed: int = 1,
+                 threshold: float = 0.5, train_counts: np.ndarray | None = None) -> dict:
+        """Per-rank accuracy (forced, consistent calls), calibration of the calls, IDTAXA rates at the cut-off.
+
+        A record counts at a rank when the reference names that rank for it; its taxon is ``known`` when it is
+        a class of the model (a taxon of the training split), ``novel`` otherwise (a forced call is then wrong).
+        """
+        from seqxent.metrics.taxonomy import classification_rates  # metrics layer; imported on use
+
+        tree, calls, conf = self.calls(ckpt, preds)
+        _, raw_calls, raw_conf = self.calls(ckpt, preds, calibrated=False)
+        ranks = tree.ranks
+        label_rank = ckpt.meta["lineage"].get("label_rank", ranks[-1])
+        cutoff = ckpt.meta["lineage"].get("cutoff", DEFAULT_CUTOFF)
+        truth, known = self.truth(tree, preds.rows)
+        per_rank, calibration = {}, {}
+        for r, rank in enumerate(ranks):
+            named = truth[:, r] != MISSING
+            if not named.any():
+                continue
+            correct = calls[named, r] == truth[named, r]
+            raw_correct = raw_calls[named, r] == truth[named, r]
+            ece, bins = call_reliability(conf[named, r], correct, n_bins)
+            ece_raw, bins_raw = call_reliability(raw_conf[named, r], raw_correct, n_bins)
+            per_rank[rank] = {
+                "n": int(named.sum()), "n_known": int(known[named, r].sum()),
+                "accuracy": {"value": float(correct.mean()), "ci95": _bootstrap_mean(correct, n_boot, seed)},
+                "accuracy_known": float(correct[known[named, r]].mean()) if known[named, r].any() else None,
+                "mean_confidence": float(conf[named, r].mean()), "ece": ece, "ece_before": ece_raw}
+            calibration[rank] = {"ece": ece, "bins_after": bins.to_dict(), "bins_before": bins_raw.to_dict(),
+                                 "ece_before": ece_raw}
+        depth = TaxonTree.truncate(conf, cutoff)
+        rates = classification_rates(truth, calls, depth, known, ranks)
+        label = per_rank.get(label_rank, {})
+        temps = ckpt.meta["lineage"].get("temperatures")
+        return {"headline": {f"{label_rank}_accuracy": label.get("accuracy", {"value": None, "ci95": [None, None]})},
+                "metrics": {f"{rank}_accuracy": block["accuracy"]["value"] for rank, block in per_rank.items()},
+                "per_rank": per_rank, "cutoff": cutoff, "rates_at_cutoff": rates,
+                "calibration": {"temperatures": dict(zip(ranks, temps, strict=True)) if temps else None,
+                                "n_bins": n_bins, "label_rank": label_rank,
+                                "after": {"ece": calibration.get(label_rank, {}).get("ece")},
+                                "before": {"ece": calibration.get(label_rank, {}).get("ece_before")},
+                                "bins_after": calibration.get(label_rank, {}).get("bins_after"),
+                                "bins_before": calibration.get(label_rank, {}).get("bins_before"),
+                                "per_rank": calibration},
+                "per_class": {}, "confusion": {}}
+
+    @staticmethod
+    def truth(tree: TaxonTree, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(truth, known)``, both ``(N, R)``: the true class index at each rank, and whether it is a class.
+
+        ``truth`` is :data:`MISSING` where the rank is not named and ``-1`` for a named taxon that is no class
+        of the model (a novel taxon).
+        """
+        index = {c: i for i, c in enumerate(tree.classes)}
+        truth = np.full((len(rows), len(tree.ranks)), MISSING, dtype=np.int64)
+        for r, rank in enumerate(tree.ranks):
+            names = rows[rank].to_numpy() if rank in rows else np.array([""] * len(rows))
+            truth[:, r] = [index.get(class_name(rank, n), -1) if n else MISSING for n in names]
+        return truth, truth >= 0
+
+    def prediction_table(self, ckpt, preds: SplitPredictions, threshold: float = 0.5) -> dict[str, list]:
+        """Per record: per rank the true taxon, the call, its confidence; the lineage standing at the cut-off."""
+        tree, calls, conf = self.calls(ckpt, preds)
+        cutoff = ckpt.meta["lineage"].get("cutoff", DEFAULT_CUTOFF)
+        depth = TaxonTree.truncate(conf, cutoff)
+        prefix = [len(rank) + 1 for rank in tree.ranks]
+        table: dict[str, list] = {"id": preds.rows["id"].tolist()}
+        for r, rank in enumerate(tree.ranks):
+            table[rank] = preds.rows[rank].tolist()
+            table[f"predicted_{rank}"] = [tree.classes[c][prefix[r]:] for c in calls[:, r]]
+            table[f"p_{rank}"] = conf[:, r].astype(np.float64).round(4).tolist()
+        table["depth"] = depth.tolist()
+        return table
+
+
+def _bootstrap_mean(values: np.ndarray, n_boot: int, seed: int) -> list[float]:
+    """Percentile interval of the mean of 0/1 ``values`` over resampled records."""
+    values = np.asarray(values, dtype=np.float64)
+    return bootstrap.bootstrap_metric(lambda v, _: float(v.mean()), values, np.zeros(len(values)), n_boot=n_boot,
+                                      seed=seed)
