@@ -139,25 +139,40 @@ class KmerReference:
             >>> ref.distance(["ACGTACG", "GGGGCCCTT", "NNNN"]).round(3).tolist()  # 4 of 6 4-mers: 1 - 4/6
             [0.0, 0.333, 1.0]
         """
-        out = np.ones(len(queries), dtype=np.float64)
-        for start in range(0, len(queries), _CHUNK):
-            out[start:start + _CHUNK] = self._distance_chunk(queries[start:start + _CHUNK])
-        return out
+        return self.nearest(queries)[0]
 
-    def _distance_chunk(self, queries: Sequence[str]) -> np.ndarray:
+    def nearest(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`distance` and the closest record of each query: ``(distance (N,), index (N,))``.
+
+        ``index`` points into :attr:`sequences` (the sorted distinct training sequences); on a tie the lowest
+        index wins; ``-1`` for a query that shares no k-mer with any record.
+
+        Example:
+            >>> ref = KmerReference(["ACGTACGTTT", "GGGGCCCCAA"], k=4)
+            >>> distance, index = ref.nearest(["GGGGCCCTT", "ACGTACG", "TTTTTTT"])
+            >>> distance.round(3).tolist(), index.tolist()
+            ([0.333, 0.0, 1.0], [1, 0, -1])
+        """
+        out, index = np.ones(len(queries), dtype=np.float64), np.full(len(queries), -1, dtype=np.int64)
+        for start in range(0, len(queries), _CHUNK):
+            out[start:start + _CHUNK], index[start:start + _CHUNK] = self._distance_chunk(queries[start:start + _CHUNK])
+        return out, index
+
+    def _distance_chunk(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         from scipy import sparse
 
         incidence, vocabulary = self.index()
         query, flat = chunk_kmers(queries, self.k, self.scaled)
         sizes = np.bincount(query, minlength=len(queries))
         if not len(flat):
-            return np.ones(len(queries))
+            return np.ones(len(queries)), np.full(len(queries), -1)
         pos = np.searchsorted(vocabulary, flat).clip(max=len(vocabulary) - 1)
         found = vocabulary[pos] == flat  # k-mers no training record holds count only in |K(q)|
         hits = sparse.csr_matrix((np.ones(int(found.sum()), dtype=np.float32), (query[found], pos[found])),
                                  shape=(len(queries), len(vocabulary)))
         shared = hits @ incidence  # (queries, records): shared k-mers of every pair; the best record per query
-        return np.where(sizes > 0, 1.0 - _row_max(shared) / np.maximum(sizes, 1), 1.0)
+        best, where = _row_max(shared)
+        return np.where(sizes > 0, 1.0 - best / np.maximum(sizes, 1), 1.0), np.where(best > 0, where, -1)
 
     def to_meta(self) -> dict:
         """The reference for a checkpoint's ``meta["reference"]``: k and the gzipped sequences as bytes."""
@@ -175,16 +190,29 @@ class KmerReference:
         return cls(text.split("\n"), int(stored["k"]), int(stored["scaled"]))
 
 
-def _row_max(matrix) -> np.ndarray:
-    """Largest value of each row of a dense array or a non-negative scipy CSR matrix (0 for an empty row).
+def _row_max(matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Largest value of each row of a dense array or a non-negative scipy CSR matrix, and its column.
 
-    A CSR product's column indices are unsorted; this reads its stored values directly rather than letting
-    scipy sort them first (a third of the time of a 16S chunk).
+    An empty row gives 0 and column -1; on a tie the lowest column wins. A CSR product's column indices are
+    unsorted; this reads its stored values directly rather than letting scipy sort them first (a third of the
+    time of a 16S chunk).
+
+    Example:
+        >>> from scipy import sparse
+        >>> m = sparse.csr_matrix(np.array([[0, 2, 2], [0, 0, 0], [5, 1, 0]], dtype=np.float32))
+        >>> [v.tolist() for v in _row_max(m)], [v.tolist() for v in _row_max(m.toarray())]
+        ([[2.0, 0.0, 5.0], [1, -1, 0]], [[2.0, 0.0, 5.0], [1, 0, 0]])
     """
     if isinstance(matrix, np.ndarray):
-        return matrix.max(axis=1)
-    out = np.zeros(matrix.shape[0], dtype=matrix.dtype)
-    filled = np.diff(matrix.indptr) > 0
+        return matrix.max(axis=1), matrix.argmax(axis=1)
+    n = matrix.shape[0]
+    out, where = np.zeros(n, dtype=matrix.dtype), np.full(n, -1, dtype=np.int64)
+    counts = np.diff(matrix.indptr)
+    filled = counts > 0
     if filled.any():
         out[filled] = np.maximum.reduceat(matrix.data, matrix.indptr[:-1][filled])
-    return out
+        rows = np.repeat(np.arange(n), counts)
+        at_max = np.flatnonzero(matrix.data == out[rows])
+        where[filled] = matrix.shape[1]
+        np.minimum.at(where, rows[at_max], matrix.indices[at_max].astype(np.int64))
+    return out, where

@@ -20,9 +20,9 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
+from seqxent.calibrate.nearest import fit_nearest_weight, mixture_nll
 from seqxent.calibrate.novelty import ALL_SCORES, REFERENCE_SCORE, fit_abstain_rule
 from seqxent.calibrate.reference import DEFAULT_K, KmerReference
 from seqxent.calibrate.temperature import DEFAULT_PRIOR_SD, check_prior_sd, fit_temperature, temperature_nll
@@ -96,8 +96,13 @@ def run(args: argparse.Namespace) -> None:
                                     "valid_nll_after": fit["valid_nll_after"]}
     else:
         ckpt.meta["calibration"] = {"prior_sd": prior_sd, "per_problem": fits}
-    if task.novelty:  # an abstain rule, and for DNA the k-mer reference
-        distance = _add_reference(ckpt, data, args.reference_k, args.reference_scaled, preds.rows["sequence"])
+    if task.novelty or task.nearest_reference:  # for DNA the k-mer reference
+        reference = _add_reference(ckpt, data, args.reference_k, args.reference_scaled)
+        preds.nearest = reference.nearest(preds.rows["sequence"].tolist()) if reference is not None else None
+    if task.nearest_reference and preds.nearest is not None:
+        _fit_nearest(ckpt, task, data, preds, reference)
+    if task.novelty:  # an abstain rule
+        distance = preds.nearest[0] if preds.nearest is not None else None
         if args.ood_score == REFERENCE_SCORE and distance is None:
             raise InputError(f"{args.model}: Expected a DNA sequence model with --reference-k > 0 for "
                              f"--ood-score {REFERENCE_SCORE}, but got a {ckpt.alphabet.name} model with "
@@ -112,9 +117,8 @@ def run(args: argparse.Namespace) -> None:
     save_checkpoint(ckpt, args.output)
 
 
-def _add_reference(ckpt: Checkpoint, data: PreparedData, k: int, scaled: int,
-                   valid_sequences: pd.Series) -> np.ndarray | None:
-    """Store the training sequences of a DNA model as its k-mer reference; return the validation distances."""
+def _add_reference(ckpt: Checkpoint, data: PreparedData, k: int, scaled: int) -> KmerReference | None:
+    """Store the training sequences of a DNA model as its k-mer reference (None: not DNA, or ``k`` 0)."""
     ckpt.meta.pop("reference", None)
     if ckpt.alphabet.name != "dna" or k == 0:
         return None
@@ -122,4 +126,23 @@ def _add_reference(ckpt: Checkpoint, data: PreparedData, k: int, scaled: int,
     ckpt.meta["reference"] = reference.to_meta()
     log.info("k-mer reference: %d distinct training sequences, k %d, one k-mer in %d", len(reference),
              reference.k, reference.scaled)
-    return reference.distance(valid_sequences.tolist())
+    return reference
+
+
+def _fit_nearest(ckpt: Checkpoint, task, data: PreparedData, preds, reference: KmerReference) -> None:
+    """Fit, per rank, the weight of the closest reference sequence's taxon (:mod:`seqxent.calibrate.nearest`)."""
+    targets = task.reference_targets(ckpt, data, reference.sequences)
+    weights, fits = {}, {}
+    for rank, (p_true, right, distance) in task.nearest_problems(ckpt, preds, targets).items():
+        weights[rank] = fit_nearest_weight(p_true, right, distance)
+        fits[rank] = {"a": weights[rank][0], "b": weights[rank][1], "n": len(p_true),
+                      "neighbour_right": float(np.mean(right)) if len(right) else None,
+                      "valid_nll_head": mixture_nll(np.array([-50.0, 0.0]), p_true, right, distance)
+                      if len(p_true) else None,
+                      "valid_nll_mixed": mixture_nll(np.array(weights[rank]), p_true, right, distance)
+                      if len(p_true) else None}
+        log.info("nearest reference, %s: w(d) = sigmoid(%.2f + %.2f d), neighbour right for %.3f of %d records, "
+                 "validation NLL %.4f -> %.4f", rank, *weights[rank], fits[rank]["neighbour_right"] or 0.0,
+                 len(p_true), fits[rank]["valid_nll_head"] or 0.0, fits[rank]["valid_nll_mixed"] or 0.0)
+    task.store_nearest(ckpt, targets, weights)
+    ckpt.meta["calibration"]["nearest"] = fits

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqxent.calibrate.reference import KmerReference
 from seqxent.data.dataset import PreparedData
 from seqxent.evaluate import plots
 from seqxent.model.checkpoint import Checkpoint
@@ -26,7 +27,11 @@ def split_predictions(ckpt: Checkpoint, data: PreparedData, split: str, batch_si
     task = get_task(ckpt.task)
     examples = task.examples(data, split, ckpt.classes)
     logits = predict_logits(ckpt.model, examples, ckpt.alphabet, batch_size, device=device)
-    return task.split_predictions(data.split(split), logits, examples)
+    preds = task.split_predictions(data.split(split), logits, examples)
+    reference = KmerReference.from_meta(ckpt.meta) if task.nearest_reference else None
+    if reference is not None:  # the closest training sequence of every record
+        preds.nearest = reference.nearest(preds.rows["sequence"].tolist())
+    return preds
 
 
 def write_plots(result: dict, history: pd.DataFrame | None, plots_dir: Path) -> list[Path]:

@@ -113,7 +113,7 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
     activate = task.output(ckpt, calibrated)  # logits -> probabilities (per-rank temperatures for lineages)
     engine = build_engine(ckpt.model, ckpt.alphabet, device, precision)  # same logits, faster (seqxent.model.engine)
     rule = AbstainRule.from_meta(ckpt.meta) if abstain and calibrated else None
-    reference = KmerReference.from_meta(ckpt.meta) if task.novelty else None
+    reference = KmerReference.from_meta(ckpt.meta) if task.novelty or task.nearest_reference else None
     if reference is not None:
         reference.index()  # built once here, not by each side thread at its first chunk
     # The engine computes the next chunk's logits in the background while this one is yielded (and written),
@@ -122,11 +122,12 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
         prepared = (_prepare(chunk, ckpt, reference, side, engine.workers, both)
                     for chunk in _chunks(records, chunk_size))
         for (chunk, checked, parts), logits in engine.map_chunks(prepared, batch_size, max_tokens):
-            distance = np.concatenate([part.result() for part in parts]) if parts else None
+            found = [part.result() for part in parts]
+            nearest = tuple(np.concatenate(values) for values in zip(*found, strict=True)) if found else None
             strands = None
             if both:
-                logits, distance, strands = _orient(logits, distance, activate, task.strand_score(ckpt))
-            yield from _predictions(chunk, checked, logits, distance, task, activate, temperature, rule, strands)
+                logits, nearest, strands = _orient(logits, nearest, activate, task.strand_score(ckpt))
+            yield from _predictions(chunk, checked, logits, nearest, task, activate, temperature, rule, strands)
 
 
 def check_strand(strand: str, alphabet: str, task: Task) -> bool:
@@ -144,35 +145,37 @@ def check_strand(strand: str, alphabet: str, task: Task) -> bool:
     return strand == "both"
 
 
-def _orient(logits: list[np.ndarray], distance: np.ndarray | None, activate,
-            score) -> tuple[list[np.ndarray], np.ndarray | None, list[str]]:
+def _orient(logits: list[np.ndarray], nearest: tuple[np.ndarray, np.ndarray] | None, activate,
+            score) -> tuple[list[np.ndarray], tuple[np.ndarray, np.ndarray] | None, list[str]]:
     """Keep, per record, the orientation whose probabilities ``activate(logits)`` score higher (forward on a tie).
 
     ``score``: ``probs (N, K) -> (N,)``, the task's :meth:`~seqxent.tasks.Task.strand_score` (the top
     probability; for lineage models its mean over ranks).
 
-    ``logits`` (and ``distance``) hold the N forward records, then their N reverse complements.
+    ``logits`` (and ``nearest``: the k-mer distance and index of each one's closest training sequence) hold the
+    N forward records, then their N reverse complements.
     """
     n = len(logits) // 2
     if not n:
-        return [], distance, []
+        return [], nearest, []
     stacked = np.stack(logits)  # (2N, K)
-    top = score(activate(stacked))
+    top = score(activate(stacked, nearest))
     minus = top[n:] > top[:n]
     chosen = np.where(minus[:, None], stacked[n:], stacked[:n])  # (N, K)
-    if distance is not None:
-        distance = np.where(minus, distance[n:], distance[:n])
-    return list(chosen), distance, ["-" if m else "+" for m in minus]
+    if nearest is not None:
+        nearest = tuple(np.where(minus, values[n:], values[:n]) for values in nearest)
+    return list(chosen), nearest, ["-" if m else "+" for m in minus]
 
 
 def _predictions(chunk: list[FastaRecord], checked: list[tuple[str, str]], logits: list[np.ndarray],
-                 distance: np.ndarray | None, task: Task, activate, temperature: float,
+                 nearest: tuple[np.ndarray, np.ndarray] | None, task: Task, activate, temperature: float,
                  rule: AbstainRule | None, strands: list[str] | None = None) -> Iterator[Prediction]:
     """The :class:`Prediction` of every record of a chunk, from the logits of its valid records."""
-    novelty = iter(_novelty(logits, task.novelty, temperature, distance))
+    novelty = iter(_novelty(logits, task.novelty, temperature, nearest[0] if nearest is not None else None))
     strand = iter(strands or [])
     # One (N, K) array per chunk for whole-record models, so the activation runs once, not once per record.
-    probs = iter(activate(np.stack(logits)) if logits and logits[0].ndim == 1 else (activate(z) for z in logits))
+    probs = iter(activate(np.stack(logits), nearest) if logits and logits[0].ndim == 1
+                 else (activate(z) for z in logits))
     for rec, (seq, why) in zip(chunk, checked, strict=True):
         if why:
             yield Prediction(rec.id, seq, None, why, description=rec.description)
@@ -190,7 +193,8 @@ def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint, reference: KmerReferenc
 
     ``checks`` holds each record's cleaned sequence and skip reason, ``examples`` the valid records encoded
     (with ``both``, followed by their reverse complements), and ``distances`` (models with a k-mer reference;
-    else empty) the futures of their k-mer distances, in ``n_parts`` consecutive parts run side by side on
+    else empty) the futures of their k-mer distances and closest training sequences
+    (:meth:`KmerReference.nearest`), in ``n_parts`` consecutive parts run side by side on
     ``side``.
     """
     checked = [_check(rec, ckpt) for rec in chunk]
@@ -205,7 +209,7 @@ def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint, reference: KmerReferenc
     parts = []
     if reference is not None and valid:
         step = -(-len(valid) // n_parts)
-        parts = [side.submit(reference.distance, valid[i:i + step]) for i in range(0, len(valid), step)]
+        parts = [side.submit(reference.nearest, valid[i:i + step]) for i in range(0, len(valid), step)]
     return (chunk, [(seq, why) for seq, why, _ in checked], parts), examples
 
 

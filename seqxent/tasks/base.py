@@ -36,13 +36,15 @@ class SplitPredictions:
     """Flattened logits of one split: ``logits`` (N, K), ``target`` (N,) or multi-hot (N, K), ``unit`` (N,) record.
 
     ``unit`` maps every row of ``logits`` to its record (residue tasks have one row per residue), the unit
-    the bootstrap resamples.
+    the bootstrap resamples. ``nearest``: ``(distance, index)`` of each record's closest training sequence,
+    for tasks with :attr:`Task.nearest_reference` whose model has a k-mer reference (else None).
     """
 
     rows: pd.DataFrame
     logits: np.ndarray
     target: np.ndarray
     unit: np.ndarray
+    nearest: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class Task:
@@ -64,6 +66,8 @@ class Task:
         per_residue: one label per position: predictions have a row per residue (columns ``id``, ``pos``,
             ``aa`` lead), and the PSIPRED formats apply to 3-state models.
         label_sets: the label of a record is a set (``;``-joined); a label is predicted above a threshold.
+        nearest_reference: the calibrated model mixes its output with the labels of each record's closest
+            training sequence (k-mer containment; ``seqxent calibrate`` stores the reference and fits the mix).
         lineages: one head per rank of a taxonomy (classes ``rank:name``); the writers need the checkpoint's
             taxon tree (:class:`~seqxent.data.taxon_tree.TaxonTree`).
     """
@@ -80,6 +84,7 @@ class Task:
     per_residue = False
     label_sets = False
     lineages = False
+    nearest_reference = False
 
     # ----------------------------------------------------------------- labels (prepare, data)
 
@@ -180,9 +185,14 @@ class Task:
         return {}
 
     def output(self, ckpt, calibrated: bool = True):
-        """``logits -> probabilities`` of a checkpoint: the activation at its temperature (T = 1 uncalibrated)."""
+        """``(logits, nearest=None) -> probabilities`` of a checkpoint: the activation at its temperature.
+
+        ``nearest`` (tasks with :attr:`nearest_reference`): ``(distance, index)`` of each record's closest
+        training sequence (:meth:`seqxent.calibrate.reference.KmerReference.nearest`); other tasks ignore it.
+        Uncalibrated: T = 1 (and no nearest-reference component).
+        """
         temperature = ckpt.temperature if calibrated else 1.0
-        return lambda logits: self.probs(logits, temperature)
+        return lambda logits, nearest=None: self.probs(logits, temperature)
 
     def probs(self, logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
         """The output activation (:attr:`activation`) of ``logits / temperature``."""

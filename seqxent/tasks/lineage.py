@@ -10,6 +10,9 @@ its ``label_column`` is one of the ranks (the rank the peers are compared at, e.
 - **Loss**: the weighted sum over ranks of each rank's cross-entropy (mean over the records that name the rank
   and whose taxon is a class; a missing rank leaves only that rank's loss). Weights ``1`` for every rank.
 - **Calibration**: one temperature per rank, fitted by ``seqxent calibrate`` on the validation split.
+- **Nearest reference**: the calibrated heads are mixed, rank by rank, with the taxon of the query's closest
+  training sequence, weighted by a function of its k-mer distance fitted on validation
+  (:mod:`seqxent.calibrate.nearest`): the component that names taxa with one or two records.
 - **Calls**: consistent, top down (:meth:`TaxonTree.decode`): each call lies under the calls above it; a
   cut-off truncates the lineage at the first rank below it.
 - **Evaluation**: per rank, the forced-call accuracy with a bootstrap interval, the ECE of the calls before and
@@ -41,6 +44,37 @@ DEFAULT_CUTOFF = 0.8
 #: Training settings a lineage model refuses, with the value they must keep.
 UNSUPPORTED_SETTINGS = {"loss": "ce", "class_weighting": "none", "pos_weight": 0.0, "focal_alpha": 0.0,
                         "teacher": None, "mixup_alpha": 0.0, "ensemble": 1}
+
+
+def nearest_weight(distance: np.ndarray, a: float, b: float) -> np.ndarray:
+    """Weight of the closest reference sequence's taxon at distance ``d``: ``sigmoid(a + b · d)``.
+
+    Example:
+        >>> nearest_weight(np.array([0.0, 0.1]), 2.0, -40.0).round(3).tolist()
+        [0.881, 0.119]
+    """
+    return 1.0 / (1.0 + np.exp(-(a + b * np.asarray(distance, dtype=np.float64))))
+
+
+def mix_nearest(probs: np.ndarray, offsets: Sequence[int], distance: np.ndarray, neighbour: np.ndarray,
+                weights: Sequence[Sequence[float]]) -> np.ndarray:
+    """Per rank, ``(1 − w) · probs + w · onehot(neighbour)`` (in place); ``neighbour`` ``(N, R)`` class indices.
+
+    A neighbour class of :data:`MISSING` (the closest sequence names no taxon there, or there is none) leaves
+    the rank's probabilities alone.
+
+    Example:
+        >>> p = np.array([[0.5, 0.5, 0.2, 0.8]])
+        >>> mix_nearest(p, [0, 2, 4], np.array([0.0]), np.array([[0, 2]]), [(0.0, 0.0), (-50.0, 0.0)]).tolist()
+        [[0.75, 0.25, 0.2, 0.8]]
+    """
+    rows = np.arange(len(probs))
+    for r, (a, b) in enumerate(weights):
+        has = neighbour[:, r] != MISSING
+        w = np.where(has, nearest_weight(distance, a, b), 0.0)
+        probs[:, offsets[r]:offsets[r + 1]] *= (1.0 - w)[:, None]
+        probs[rows[has], neighbour[has, r]] += w[has]
+    return probs
 
 
 class LineageLoss:
@@ -106,6 +140,7 @@ class LineageTask(Task):
     holds_out_classes = True  # leave-clade-out: `prepare --novel-classes` holds whole taxa out
     baselines = "labels"  # the peers are scored at the label rank (e.g. genus)
     lineages = True
+    nearest_reference = True
 
     # ----------------------------------------------------------------- labels
 
@@ -197,11 +232,57 @@ class LineageTask(Task):
         return LineageLoss(offsets, ranks, label_smoothing=cfg.label_smoothing)
 
     def output(self, ckpt, calibrated: bool = True):
-        """``logits (N, K) -> per-rank probabilities`` at the checkpoint's per-rank temperatures."""
+        """``(logits (N, K), nearest) -> per-rank probabilities``: the heads at their per-rank temperatures.
+
+        Mixed with the closest reference sequence's taxa when ``nearest`` is given and the model has the mix.
+        """
         lineage = ckpt.meta["lineage"]
         temps = lineage.get("temperatures", 1.0) if calibrated else 1.0
         offsets = np.cumsum([0] + list(lineage["sizes"]))
-        return lambda logits: rank_softmax(logits, offsets, temps)
+        mix = lineage.get("nearest") if calibrated else None
+        targets = np.asarray(mix["reference_targets"], dtype=np.int64).reshape(-1, len(offsets) - 1) if mix else None
+
+        def activate(logits: np.ndarray, nearest: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+            probs = rank_softmax(logits, offsets, temps)
+            if mix is None or nearest is None:
+                return probs
+            distance, index = nearest
+            neighbour = np.where(index[:, None] >= 0, targets[np.maximum(index, 0)], MISSING)
+            return mix_nearest(probs, offsets, distance, neighbour, mix["weights"])
+
+        return activate
+
+    def reference_targets(self, ckpt, data, sequences: Sequence[str]) -> np.ndarray:
+        """``(M, R)`` class index at each rank of each reference sequence (its training records' lineage)."""
+        rows = data.split("train")
+        ranks = ckpt.meta["lineage"]["ranks"]
+        index = {c: i for i, c in enumerate(ckpt.classes)}
+        by_sequence = dict(zip(rows["sequence"], rows[ranks].to_numpy().tolist(), strict=True))
+        return np.array([[index.get(class_name(rank, name), MISSING) if name else MISSING
+                          for rank, name in zip(ranks, by_sequence[seq], strict=True)] for seq in sequences],
+                        dtype=np.int64).reshape(len(sequences), len(ranks))
+
+    def nearest_problems(self, ckpt, preds: SplitPredictions, targets: np.ndarray) -> dict[str, tuple]:
+        """Per rank, what the mixture weight is fitted to: ``(p_true, neighbour_right, distance)``.
+
+        Of the validation records that name a taxon of the model there and whose closest sequence names the rank.
+        """
+        tree = TaxonTree.from_meta(ckpt.meta["lineage"], ckpt.classes)
+        probs = self.output(ckpt)(preds.logits)  # the heads alone, at their temperatures
+        distance, index = preds.nearest
+        out = {}
+        for r, rank in enumerate(tree.ranks):
+            truth = preds.target[:, r]
+            neighbour = np.where(index >= 0, targets[np.maximum(index, 0), r], MISSING)
+            use = (truth != MISSING) & (neighbour != MISSING)
+            out[rank] = (probs[use, truth[use]], neighbour[use] == truth[use], distance[use])
+        return out
+
+    def store_nearest(self, ckpt, targets: np.ndarray, weights: Mapping[str, tuple[float, float]]) -> None:
+        """Keep the mixture: the reference sequences' class indices and ``(a, b)`` per rank (rank order)."""
+        lineage = ckpt.meta["lineage"]
+        lineage["nearest"] = {"reference_targets": targets.reshape(-1).tolist(),
+                              "weights": [list(weights[rank]) for rank in lineage["ranks"]]}
 
     def strand_score(self, ckpt):
         """The mean over ranks of each rank's top probability (the top rank alone is near 1 either way)."""
@@ -254,7 +335,7 @@ class LineageTask(Task):
     def calls(self, ckpt, preds: SplitPredictions, calibrated: bool = True) -> tuple[TaxonTree, np.ndarray, np.ndarray]:
         """``(tree, calls, confidence)``: the consistent calls of every record and their confidences."""
         tree = TaxonTree.from_meta(ckpt.meta["lineage"], ckpt.classes)
-        probs = self.output(ckpt, calibrated)(preds.logits)
+        probs = self.output(ckpt, calibrated)(preds.logits, preds.nearest)
         calls, conf = tree.decode(probs)
         return tree, calls, conf
 

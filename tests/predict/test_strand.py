@@ -99,10 +99,12 @@ def test_orient_exact_choice_tie_and_distance():
     logits = [np.array([0.0, 1.0]), np.array([2.0, 0.0]), np.array([3.0, 0.0]), np.array([0.0, 2.0])]
     distance = np.array([0.1, 0.2, 0.3, 0.4])
     task = get_task("sequence")
-    chosen, dist, strands = _orient(logits, distance, lambda z: task.probs(z, 1.0), lambda p: p.max(axis=1))
+    activate = lambda z, nearest=None: task.probs(z, 1.0)  # noqa: E731
+    chosen, (dist, index), strands = _orient(logits, (distance, np.arange(4)), activate, lambda p: p.max(axis=1))
     assert strands == ["-", "+"]
     np.testing.assert_array_equal(np.stack(chosen), [[3.0, 0.0], [2.0, 0.0]])
     np.testing.assert_array_equal(dist, [0.3, 0.2])
+    np.testing.assert_array_equal(index, [2, 1])  # the closest sequence of the orientation kept
     assert _orient([], None, lambda z: z, lambda p: p) == ([], None, [])
 
 

@@ -166,3 +166,33 @@ def test_predict_every_format_with_both_strands(rdp_model):
         out = _run("predict", "--model", "model.pt", "--input", "q.fasta", "--output", "-", "--format", fmt,
                    "--strand", "both", cwd=root).stdout
         assert out.count("q_blank") == 1, fmt  # every input id appears, the empty record with its reason
+
+
+def test_the_closest_reference_names_a_training_record_s_genus(rdp_model):
+    """A training sequence is its own closest reference: with the fitted mixture its genus is called."""
+    root = rdp_model
+    ckpt = torch.load(root / "model.pt", weights_only=True)
+    mix = ckpt["meta"]["lineage"]["nearest"]
+    assert len(mix["weights"]) == 6 and set(ckpt["meta"]["calibration"]["nearest"]) == {
+        "domain", "phylum", "class", "order", "family", "genus"}
+    train = read_dataset(root / "dataset.tsv.gz").split("train").head(20)
+    (root / "train.fasta").write_text("".join(f">{i}\n{s}\n" for i, s in zip(train["id"], train["sequence"])))
+    out = _run("predict", "--model", "model.pt", "--input", "train.fasta", "--output", "calls.tsv", cwd=root)
+    assert out.returncode == 0
+    calls = pd.read_csv(root / "calls.tsv", sep="\t", keep_default_na=False)
+    weight_at_zero = 1 / (1 + np.exp(-mix["weights"][-1][0]))
+    if weight_at_zero > 0.5:  # the fit trusts an identical neighbour: it decides the genus
+        assert (calls["genus"].to_numpy() == train["genus"].to_numpy()).mean() >= 0.9
+
+
+def test_mixture_weights_are_fitted_to_how_often_the_neighbour_is_right():
+    from seqxent.calibrate.nearest import fit_nearest_weight
+    from seqxent.tasks.lineage import nearest_weight
+
+    rng = np.random.default_rng(1)
+    distance = rng.uniform(0, 0.4, 2000)
+    right = rng.uniform(size=2000) < np.clip(1 - 4 * distance, 0, 1)  # P(right) falls from 1 at d = 0 to 0 at 0.25
+    a, b = fit_nearest_weight(np.full(2000, 0.05), right, distance)
+    w = nearest_weight(np.array([0.0, 0.1, 0.3]), a, b)
+    assert w[0] > 0.9 and w[2] < 0.05 and w[0] > w[1] > w[2]
+    assert fit_nearest_weight(np.array([]), np.array([]), np.array([])) == (-20.0, 0.0)
