@@ -176,7 +176,8 @@ def test_the_closest_reference_names_a_training_record_s_genus(rdp_model):
     assert len(mix["weights"]) == 6 and set(ckpt["meta"]["calibration"]["nearest"]) == {
         "domain", "phylum", "class", "order", "family", "genus"}
     train = read_dataset(root / "dataset.tsv.gz").split("train").head(20)
-    (root / "train.fasta").write_text("".join(f">{i}\n{s}\n" for i, s in zip(train["id"], train["sequence"])))
+    records = zip(train["id"], train["sequence"], strict=True)
+    (root / "train.fasta").write_text("".join(f">{i}\n{s}\n" for i, s in records))
     out = _run("predict", "--model", "model.pt", "--input", "train.fasta", "--output", "calls.tsv", cwd=root)
     assert out.returncode == 0
     calls = pd.read_csv(root / "calls.tsv", sep="\t", keep_default_na=False)
