@@ -7,7 +7,7 @@ rank ``r`` a lineage model mixes its calibrated head with the taxon of the query
     p_r = (1 − w_r(d)) · p_head,r + w_r(d) · onehot(taxon of the closest sequence at r),
     w_r(d) = sigmoid(a_r + b_r · d)
 
-(:func:`seqxent.tasks.lineage.nearest_weight`). ``a_r`` and ``b_r`` minimise the validation negative
+(:func:`seqxent.model.rank_heads.nearest_weight`). ``a_r`` and ``b_r`` minimise the validation negative
 log-likelihood of the mixture at the true taxon (the validation records are not in the reference, so the
 weights learn how often a neighbour at distance ``d`` shares the query's taxon at that rank). Where the closest
 sequence names no taxon at a rank, or none shares a k-mer with the query, the head stands alone. The mixture
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
-from seqxent.tasks.lineage import nearest_weight
+from seqxent.model.rank_heads import nearest_weight
 
 #: Floor of a probability inside the log-likelihood (a confident wrong call costs at most -log of it).
 EPS = 1e-9
@@ -44,7 +44,7 @@ def mixture_nll(params: np.ndarray, p_true: np.ndarray, neighbour_right: np.ndar
 
 
 def fit_nearest_weight(p_true: np.ndarray, neighbour_right: np.ndarray, distance: np.ndarray) -> tuple[float, float]:
-    """``(a, b)`` of :func:`~seqxent.tasks.lineage.nearest_weight` minimising :func:`mixture_nll` (L-BFGS-B).
+    """``(a, b)`` of :func:`~seqxent.model.rank_heads.nearest_weight` minimising :func:`mixture_nll` (L-BFGS-B).
 
     Starts at ``(0, 0)`` (weight one half), with ``a`` in [-20, 20] and ``b`` in [-200, 200]. Without records
     it returns ``(-20, 0)``: the weight vanishes and the head stands alone.

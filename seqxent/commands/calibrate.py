@@ -32,6 +32,7 @@ from seqxent.evaluate.split import split_predictions
 from seqxent.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from seqxent.model.engine import select_device
 from seqxent.tasks import get_task
+from seqxent.tasks.lineage import MAX_MISCLASSIFICATION
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "sequences, more for larger references)")
     parser.add_argument("--ood-recall", type=float, default=0.95,
                         help="share of validation records that keep their label; the rest score as novel")
+    parser.add_argument("--max-misclassification", type=float, default=MAX_MISCLASSIFICATION,
+                        help="lineage models: the default cut-off of their calls is the lowest whose validation "
+                             "misclassification rate at the label rank is at most this (IDTAXA's definition)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                         help="where the model runs (auto: CUDA when available)")
@@ -74,8 +78,28 @@ def run(args: argparse.Namespace) -> None:
     data = read_dataset(args.dataset)
     preds = split_predictions(ckpt, data, "valid", device=device)
     task = get_task(ckpt.task)
-    # One temperature for the task's output activation (softmax, or all sigmoids at once: summed BCE), or one
-    # per problem the task names (lineage models: one per rank).
+    _fit_temperatures(ckpt, task, preds, prior_sd)
+    if task.novelty or task.nearest_reference:  # for DNA the k-mer reference
+        reference = _add_reference(ckpt, data, args.reference_k, args.reference_scaled)
+        preds.nearest = reference.nearest(preds.rows["sequence"].tolist()) if reference is not None else None
+    if task.nearest_reference and preds.nearest is not None:
+        _fit_nearest(ckpt, task, data, preds, reference)
+    if task.lineages:  # the default cut-off of the lineage calls
+        chosen = task.choose_cutoff(ckpt, preds, args.max_misclassification)
+        ckpt.meta["calibration"]["cutoff"] = chosen
+        log.info("cut-off %.2f: validation %s misclassification %s, underclassification %s", chosen["cutoff"],
+                 chosen["rank"], chosen["misclassification_rate"], chosen["underclassification_rate"])
+    if task.novelty:  # an abstain rule
+        _fit_abstain_rule(ckpt, preds, args)
+    save_checkpoint(ckpt, args.output)
+
+
+def _fit_temperatures(ckpt: Checkpoint, task, preds, prior_sd: float) -> None:
+    """Fit and keep the temperature(s) and their validation NLLs.
+
+    One temperature for the task's output activation (softmax, or all sigmoids at once: summed BCE), or one per
+    problem the task names (lineage models: one per rank).
+    """
     temperatures, fits = {}, {}
     for name, (logits, target) in task.temperature_problems(ckpt, preds).items():
         logits, target = torch.from_numpy(logits), torch.from_numpy(target)
@@ -96,25 +120,22 @@ def run(args: argparse.Namespace) -> None:
                                     "valid_nll_after": fit["valid_nll_after"]}
     else:
         ckpt.meta["calibration"] = {"prior_sd": prior_sd, "per_problem": fits}
-    if task.novelty or task.nearest_reference:  # for DNA the k-mer reference
-        reference = _add_reference(ckpt, data, args.reference_k, args.reference_scaled)
-        preds.nearest = reference.nearest(preds.rows["sequence"].tolist()) if reference is not None else None
-    if task.nearest_reference and preds.nearest is not None:
-        _fit_nearest(ckpt, task, data, preds, reference)
-    if task.novelty:  # an abstain rule
-        distance = preds.nearest[0] if preds.nearest is not None else None
-        if args.ood_score == REFERENCE_SCORE and distance is None:
-            raise InputError(f"{args.model}: Expected a DNA sequence model with --reference-k > 0 for "
-                             f"--ood-score {REFERENCE_SCORE}, but got a {ckpt.alphabet.name} model with "
-                             f"--reference-k {args.reference_k}")
-        try:
-            rule = fit_abstain_rule(preds.logits, ckpt.temperature, args.ood_score, args.ood_recall, distance)
-        except ValueError as err:
-            raise InputError(f"{args.dataset}: cannot choose the abstain threshold: {err}") from None
-        ckpt.meta["ood"] = rule.to_meta()
-        log.info("abstain when %s > %.4f (keeps %.1f %% of %d validation records)", rule.score, rule.threshold,
-                 100 * rule.recall, rule.n_valid)
-    save_checkpoint(ckpt, args.output)
+
+
+def _fit_abstain_rule(ckpt: Checkpoint, preds, args: argparse.Namespace) -> None:
+    """The novelty-score threshold above which a record is ``unassigned`` (sequence tasks)."""
+    distance = preds.nearest[0] if preds.nearest is not None else None
+    if args.ood_score == REFERENCE_SCORE and distance is None:
+        raise InputError(f"{args.model}: Expected a DNA sequence model with --reference-k > 0 for "
+                         f"--ood-score {REFERENCE_SCORE}, but got a {ckpt.alphabet.name} model with "
+                         f"--reference-k {args.reference_k}")
+    try:
+        rule = fit_abstain_rule(preds.logits, ckpt.temperature, args.ood_score, args.ood_recall, distance)
+    except ValueError as err:
+        raise InputError(f"{args.dataset}: cannot choose the abstain threshold: {err}") from None
+    ckpt.meta["ood"] = rule.to_meta()
+    log.info("abstain when %s > %.4f (keeps %.1f %% of %d validation records)", rule.score, rule.threshold,
+             100 * rule.recall, rule.n_valid)
 
 
 def _add_reference(ckpt: Checkpoint, data: PreparedData, k: int, scaled: int) -> KmerReference | None:

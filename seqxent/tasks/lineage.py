@@ -33,7 +33,7 @@ from seqxent.data.taxon_tree import MISSING, TaxonTree, class_name, rank_offsets
 from seqxent.errors import InputError
 from seqxent.metrics import bootstrap
 from seqxent.metrics.calibration import call_reliability
-from seqxent.model.losses import LossOutput
+from seqxent.model.rank_heads import LineageLoss, mix_nearest, rank_softmax
 from seqxent.tasks.base import SplitPredictions, Task
 
 if TYPE_CHECKING:  # pandas is not imported at run time: `seqxent predict` starts without it
@@ -41,96 +41,13 @@ if TYPE_CHECKING:  # pandas is not imported at run time: `seqxent predict` start
 
 #: Cut-off of the calls when the model has no chosen one (SINTAX's and the RDP classifier's usual 0.8).
 DEFAULT_CUTOFF = 0.8
+#: Misclassification rate at the label rank that ``seqxent calibrate`` chooses the cut-off for (on validation).
+MAX_MISCLASSIFICATION = 0.02
+#: Cut-offs tried (and plotted: over- vs misclassification).
+CUTOFFS = np.round(np.linspace(0.0, 1.0, 101), 2)
 #: Training settings a lineage model refuses, with the value they must keep.
 UNSUPPORTED_SETTINGS = {"loss": "ce", "class_weighting": "none", "pos_weight": 0.0, "focal_alpha": 0.0,
                         "teacher": None, "mixup_alpha": 0.0, "ensemble": 1}
-
-
-def nearest_weight(distance: np.ndarray, a: float, b: float) -> np.ndarray:
-    """Weight of the closest reference sequence's taxon at distance ``d``: ``sigmoid(a + b · d)``.
-
-    Example:
-        >>> nearest_weight(np.array([0.0, 0.1]), 2.0, -40.0).round(3).tolist()
-        [0.881, 0.119]
-    """
-    return 1.0 / (1.0 + np.exp(-(a + b * np.asarray(distance, dtype=np.float64))))
-
-
-def mix_nearest(probs: np.ndarray, offsets: Sequence[int], distance: np.ndarray, neighbour: np.ndarray,
-                weights: Sequence[Sequence[float]]) -> np.ndarray:
-    """Per rank, ``(1 − w) · probs + w · onehot(neighbour)`` (in place); ``neighbour`` ``(N, R)`` class indices.
-
-    A neighbour class of :data:`MISSING` (the closest sequence names no taxon there, or there is none) leaves
-    the rank's probabilities alone.
-
-    Example:
-        >>> p = np.array([[0.5, 0.5, 0.2, 0.8]])
-        >>> mix_nearest(p, [0, 2, 4], np.array([0.0]), np.array([[0, 2]]), [(0.0, 0.0), (-50.0, 0.0)]).tolist()
-        [[0.75, 0.25, 0.2, 0.8]]
-    """
-    rows = np.arange(len(probs))
-    for r, (a, b) in enumerate(weights):
-        has = neighbour[:, r] != MISSING
-        w = np.where(has, nearest_weight(distance, a, b), 0.0)
-        probs[:, offsets[r]:offsets[r + 1]] *= (1.0 - w)[:, None]
-        probs[rows[has], neighbour[has, r]] += w[has]
-    return probs
-
-
-class LineageLoss:
-    """Sum over ranks of ``weight_r ·`` the cross-entropy of rank ``r``'s block of logits.
-
-    Args:
-        offsets: ``(R + 1,)`` start of each rank's block of columns, and ``K``.
-        ranks: the rank names (the history gets ``ce_<rank>``).
-        weights: per-rank weights (default 1 each).
-        label_smoothing: ε of every rank's cross-entropy.
-
-    Example:
-        >>> loss = LineageLoss([0, 2, 5], ["family", "genus"])
-        >>> out = loss(torch.zeros(1, 5), torch.tensor([[1, -100]]))  # genus missing: the family term only
-        >>> round(float(out.total), 4), round(out.parts["ce_family"], 4), out.parts["ce_genus"]
-        (0.6931, 0.6931, 0.0)
-    """
-
-    def __init__(self, offsets: Sequence[int], ranks: Sequence[str], weights: Sequence[float] | None = None,
-                 label_smoothing: float = 0.0):
-        self.offsets, self.ranks = [int(o) for o in offsets], list(ranks)
-        self.weights = list(weights) if weights is not None else [1.0] * len(self.ranks)
-        self.label_smoothing = label_smoothing
-
-    def __call__(self, logits: torch.Tensor, target: torch.Tensor, mask=None) -> LossOutput:  # noqa: D102
-        total, parts = logits.new_zeros(()), {}
-        for r, rank in enumerate(self.ranks):
-            start, stop = self.offsets[r], self.offsets[r + 1]
-            t = target[:, r]
-            known = t != MISSING
-            if not bool(known.any()):
-                parts[f"ce_{rank}"] = 0.0
-                continue
-            ce = F.cross_entropy(logits[known, start:stop], t[known] - start, label_smoothing=self.label_smoothing)
-            total = total + self.weights[r] * ce
-            parts[f"ce_{rank}"] = float(ce.detach())
-        parts["ce"] = sum(parts[f"ce_{rank}"] for rank in self.ranks)
-        return LossOutput(total, parts)
-
-
-def rank_softmax(logits: np.ndarray, offsets: Sequence[int], temperatures: Sequence[float] | float = 1.0
-                 ) -> np.ndarray:
-    """Softmax of each rank's block of ``logits / T_r`` (float64 math, the input's dtype out).
-
-    Example:
-        >>> rank_softmax(np.array([[0.0, 0.0, 1.0, 1.0, 1.0]]), [0, 2, 5]).round(3).tolist()
-        [[0.5, 0.5, 0.333, 0.333, 0.333]]
-    """
-    logits = np.asarray(logits)
-    temps = np.broadcast_to(np.asarray(temperatures, dtype=np.float64), (len(offsets) - 1,))
-    out = np.empty(logits.shape, dtype=np.float64)
-    for r in range(len(offsets) - 1):
-        z = logits[:, offsets[r]:offsets[r + 1]].astype(np.float64) / temps[r]
-        z = np.exp(z - z.max(axis=1, keepdims=True))
-        out[:, offsets[r]:offsets[r + 1]] = z / z.sum(axis=1, keepdims=True)
-    return out.astype(logits.dtype if logits.dtype.kind == "f" else np.float64)
 
 
 class LineageTask(Task):
@@ -346,7 +263,7 @@ class LineageTask(Task):
         A record counts at a rank when the reference names that rank for it; its taxon is ``known`` when it is
         a class of the model (a taxon of the training split), ``novel`` otherwise (a forced call is then wrong).
         """
-        from seqxent.metrics.taxonomy import classification_rates  # metrics layer; imported on use
+        from seqxent.metrics.taxonomy import classification_rates, over_vs_mis_curve
 
         tree, calls, conf = self.calls(ckpt, preds)
         _, raw_calls, raw_conf = self.calls(ckpt, preds, calibrated=False)
@@ -371,12 +288,13 @@ class LineageTask(Task):
             calibration[rank] = {"ece": ece, "bins_after": bins.to_dict(), "bins_before": bins_raw.to_dict(),
                                  "ece_before": ece_raw}
         depth = TaxonTree.truncate(conf, cutoff)
-        rates = classification_rates(truth, calls, depth, known, ranks)
+        rates = classification_rates(truth, calls, depth, known, ranks, n_boot=n_boot, seed=seed)
+        curve = over_vs_mis_curve(truth, calls, np.clip(conf, 0.0, 1.0), known, CUTOFFS[::5], ranks)
         label = per_rank.get(label_rank, {})
         temps = ckpt.meta["lineage"].get("temperatures")
         return {"headline": {f"{label_rank}_accuracy": label.get("accuracy", {"value": None, "ci95": [None, None]})},
                 "metrics": {f"{rank}_accuracy": block["accuracy"]["value"] for rank, block in per_rank.items()},
-                "per_rank": per_rank, "cutoff": cutoff, "rates_at_cutoff": rates,
+                "per_rank": per_rank, "cutoff": cutoff, "rates_at_cutoff": rates, "rates_by_cutoff": curve,
                 "calibration": {"temperatures": dict(zip(ranks, temps, strict=True)) if temps else None,
                                 "n_bins": n_bins, "label_rank": label_rank,
                                 "after": {"ece": calibration.get(label_rank, {}).get("ece")},
@@ -385,6 +303,28 @@ class LineageTask(Task):
                                 "bins_before": calibration.get(label_rank, {}).get("bins_before"),
                                 "per_rank": calibration},
                 "per_class": {}, "confusion": {}}
+
+    def choose_cutoff(self, ckpt, preds: SplitPredictions, max_misclassification: float = MAX_MISCLASSIFICATION
+                      ) -> dict:
+        """The lowest cut-off of :data:`CUTOFFS` keeping the label rank's misclassification rate within a bound.
+
+        Measured on ``preds`` (the validation split), stored as ``meta["lineage"]["cutoff"]``; returns the
+        rates at that cut-off. The lowest such cut-off keeps the most calls standing (least underclassification)
+        for that error rate.
+        """
+        from seqxent.metrics.taxonomy import over_vs_mis_curve
+
+        tree, calls, conf = self.calls(ckpt, preds)
+        truth, known = self.truth(tree, preds.rows)
+        label_rank = ckpt.meta["lineage"].get("label_rank", tree.ranks[-1])
+        curve = over_vs_mis_curve(truth, calls, np.clip(conf, 0.0, 1.0), known, CUTOFFS, tree.ranks)[label_rank]
+        rates = [1.0 if m is None else m for m in curve["misclassification_rate"]]
+        ok = [i for i, m in enumerate(rates) if m <= max_misclassification]
+        i = ok[0] if ok else len(CUTOFFS) - 1
+        ckpt.meta["lineage"]["cutoff"] = float(CUTOFFS[i])
+        return {"cutoff": float(CUTOFFS[i]), "rank": label_rank, "max_misclassification": max_misclassification,
+                **{key: curve[key][i] for key in ("misclassification_rate", "overclassification_rate",
+                                                  "underclassification_rate")}}
 
     @staticmethod
     def truth(tree: TaxonTree, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

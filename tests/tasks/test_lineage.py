@@ -18,8 +18,8 @@ from seqxent.data.batching import Collate
 from seqxent.data.dataset import PreparedData, read_dataset
 from seqxent.data.taxon_tree import MISSING, TaxonTree, rank_offsets
 from seqxent.errors import InputError
+from seqxent.model.rank_heads import LineageLoss, rank_softmax
 from seqxent.tasks import get_task
-from seqxent.tasks.lineage import LineageLoss, rank_softmax
 from seqxent.train.config import TrainConfig
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -188,7 +188,7 @@ def test_the_closest_reference_names_a_training_record_s_genus(rdp_model):
 
 def test_mixture_weights_are_fitted_to_how_often_the_neighbour_is_right():
     from seqxent.calibrate.nearest import fit_nearest_weight
-    from seqxent.tasks.lineage import nearest_weight
+    from seqxent.model.rank_heads import nearest_weight
 
     rng = np.random.default_rng(1)
     distance = rng.uniform(0, 0.4, 2000)

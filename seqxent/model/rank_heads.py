@@ -1,0 +1,105 @@
+"""The per-rank heads of lineage models: their loss, their softmax, and the nearest-reference mixture.
+
+A lineage model (:mod:`seqxent.tasks.lineage`) has one softmax head per rank; its ``K = K_1 + … + K_R``
+outputs are the heads side by side, rank by rank (``offsets``: the start of each rank's block, then ``K``).
+Targets are ``(N, R)`` class indices (global, into the ``K`` columns), :data:`MISSING` where a record names
+no taxon of the model at that rank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from seqxent.data.taxon_tree import MISSING
+from seqxent.model.losses import LossOutput
+
+
+class LineageLoss:
+    """Sum over ranks of ``weight_r ·`` the cross-entropy of rank ``r``'s block of logits.
+
+    Args:
+        offsets: ``(R + 1,)`` start of each rank's block of columns, and ``K``.
+        ranks: the rank names (the history gets ``ce_<rank>``).
+        weights: per-rank weights (default 1 each).
+        label_smoothing: ε of every rank's cross-entropy.
+
+    Example:
+        >>> loss = LineageLoss([0, 2, 5], ["family", "genus"])
+        >>> out = loss(torch.zeros(1, 5), torch.tensor([[1, -100]]))  # genus missing: the family term only
+        >>> round(float(out.total), 4), round(out.parts["ce_family"], 4), out.parts["ce_genus"]
+        (0.6931, 0.6931, 0.0)
+    """
+
+    def __init__(self, offsets: Sequence[int], ranks: Sequence[str], weights: Sequence[float] | None = None,
+                 label_smoothing: float = 0.0):
+        self.offsets, self.ranks = [int(o) for o in offsets], list(ranks)
+        self.weights = list(weights) if weights is not None else [1.0] * len(self.ranks)
+        self.label_smoothing = label_smoothing
+
+    def __call__(self, logits: torch.Tensor, target: torch.Tensor, mask=None) -> LossOutput:  # noqa: D102
+        total, parts = logits.new_zeros(()), {}
+        for r, rank in enumerate(self.ranks):
+            start, stop = self.offsets[r], self.offsets[r + 1]
+            t = target[:, r]
+            known = t != MISSING
+            if not bool(known.any()):
+                parts[f"ce_{rank}"] = 0.0
+                continue
+            ce = F.cross_entropy(logits[known, start:stop], t[known] - start, label_smoothing=self.label_smoothing)
+            total = total + self.weights[r] * ce
+            parts[f"ce_{rank}"] = float(ce.detach())
+        parts["ce"] = sum(parts[f"ce_{rank}"] for rank in self.ranks)
+        return LossOutput(total, parts)
+
+
+def rank_softmax(logits: np.ndarray, offsets: Sequence[int], temperatures: Sequence[float] | float = 1.0
+                 ) -> np.ndarray:
+    """Softmax of each rank's block of ``logits / T_r`` (float64 math, the input's dtype out).
+
+    Example:
+        >>> rank_softmax(np.array([[0.0, 0.0, 1.0, 1.0, 1.0]]), [0, 2, 5]).round(3).tolist()
+        [[0.5, 0.5, 0.333, 0.333, 0.333]]
+    """
+    logits = np.asarray(logits)
+    temps = np.broadcast_to(np.asarray(temperatures, dtype=np.float64), (len(offsets) - 1,))
+    out = np.empty(logits.shape, dtype=np.float64)
+    for r in range(len(offsets) - 1):
+        z = logits[:, offsets[r]:offsets[r + 1]].astype(np.float64) / temps[r]
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        out[:, offsets[r]:offsets[r + 1]] = z / z.sum(axis=1, keepdims=True)
+    return out.astype(logits.dtype if logits.dtype.kind == "f" else np.float64)
+
+
+def nearest_weight(distance: np.ndarray, a: float, b: float) -> np.ndarray:
+    """Weight of the closest reference sequence's taxon at distance ``d``: ``sigmoid(a + b · d)``.
+
+    Example:
+        >>> nearest_weight(np.array([0.0, 0.1]), 2.0, -40.0).round(3).tolist()
+        [0.881, 0.119]
+    """
+    return 1.0 / (1.0 + np.exp(-(a + b * np.asarray(distance, dtype=np.float64))))
+
+
+def mix_nearest(probs: np.ndarray, offsets: Sequence[int], distance: np.ndarray, neighbour: np.ndarray,
+                weights: Sequence[Sequence[float]]) -> np.ndarray:
+    """Per rank, ``(1 − w) · probs + w · onehot(neighbour)`` (in place); ``neighbour`` ``(N, R)`` class indices.
+
+    A neighbour class of :data:`MISSING` (the closest sequence names no taxon there, or there is none) leaves
+    the rank's probabilities alone.
+
+    Example:
+        >>> p = np.array([[0.5, 0.5, 0.2, 0.8]])
+        >>> mix_nearest(p, [0, 2, 4], np.array([0.0]), np.array([[0, 2]]), [(0.0, 0.0), (-50.0, 0.0)]).tolist()
+        [[0.75, 0.25, 0.2, 0.8]]
+    """
+    rows = np.arange(len(probs))
+    for r, (a, b) in enumerate(weights):
+        has = neighbour[:, r] != MISSING
+        w = np.where(has, nearest_weight(distance, a, b), 0.0)
+        probs[:, offsets[r]:offsets[r + 1]] *= (1.0 - w)[:, None]
+        probs[rows[has], neighbour[has, r]] += w[has]
+    return probs
