@@ -21,7 +21,7 @@ from seqxent.data.io import STDIO, atomic_write, iter_fasta, write_fasta
 from seqxent.errors import InputError
 
 #: Formats :func:`merge_outputs` can merge (those of ``seqxent predict``).
-MERGE_FORMATS = ("tsv", "json", "ss2", "horiz", "sintax", "qiime")
+MERGE_FORMATS = ("tsv", "json", "ss2", "horiz", "sintax", "qiime", "rdp")
 #: Formats whose first line is a header row (kept once when merging).
 _HEADED = ("tsv", "qiime")
 
@@ -134,7 +134,8 @@ def output_ids(path: Path | str, fmt: str) -> Iterator[str]:
     with open(path, encoding="utf-8") as handle:
         if fmt == "json":
             yield from (json.loads(obj)["id"] for obj in _json_objects(handle))
-        elif fmt == "sintax":  # no header; the query label is the whole header line, its first word the id
+        elif fmt in ("sintax", "rdp"):  # no header; SINTAX's query label is the whole header line, its first word
+            # the id; RDP's first field is the id
             yield from (line.split("\t", 1)[0].split(None, 1)[0] for line in handle)
         elif fmt in _HEADED:
             columns = handle.readline().rstrip("\n").split("\t")

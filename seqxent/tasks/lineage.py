@@ -33,6 +33,7 @@ from seqxent.data.taxon_tree import MISSING, TaxonTree, class_name, rank_offsets
 from seqxent.errors import InputError
 from seqxent.metrics import bootstrap
 from seqxent.metrics.calibration import call_reliability
+from seqxent.metrics.classification import confusion_matrix
 from seqxent.model.rank_heads import LineageLoss, mix_nearest, rank_softmax
 from seqxent.tasks.base import SplitPredictions, Task
 
@@ -302,7 +303,20 @@ class LineageTask(Task):
                                 "bins_after": calibration.get(label_rank, {}).get("bins_after"),
                                 "bins_before": calibration.get(label_rank, {}).get("bins_before"),
                                 "per_rank": calibration},
-                "per_class": {}, "confusion": {}}
+                "per_class": {}, "confusion": self.confusion(tree, truth, calls)}
+
+    @staticmethod
+    def confusion(tree: TaxonTree, truth: np.ndarray, calls: np.ndarray, max_taxa: int = 40) -> dict:
+        """The confusion matrix (rows true, columns called) at the deepest rank with at most ``max_taxa`` taxa.
+
+        Records whose taxon there is missing or not a class are left out. ``{"kind", "classes", "matrix"}``.
+        """
+        small = [r for r, size in enumerate(tree.sizes) if size <= max_taxa] or [0]
+        r = small[-1]
+        block = tree.rank_slice(r)
+        use = truth[:, r] >= 0
+        matrix = confusion_matrix(calls[use, r] - block.start, truth[use, r] - block.start, n_classes=tree.sizes[r])
+        return {"kind": f"rank {tree.ranks[r]}", "classes": tree.names(r), "matrix": matrix.tolist()}
 
     def choose_cutoff(self, ckpt, preds: SplitPredictions, max_misclassification: float = MAX_MISCLASSIFICATION
                       ) -> dict:

@@ -110,6 +110,8 @@ def test_calls_are_consistent_and_evaluation_counts_by_hand():
     assert genus["accuracy"]["value"] == pytest.approx(2 / 3) and genus["n_known"] == 2  # g4 is novel
     rates = result["rates_at_cutoff"]["genus"]  # cut-off 0.5: r1 stops at family, r2 and r3 reach the genus
     assert (rates["correct"], rates["underclassified"], rates["overclassified"]) == (1, 1, 1)
+    assert result["confusion"] == {"kind": "rank genus", "classes": ["g1", "g2", "g3"],
+                                   "matrix": [[1, 0, 0], [0, 0, 0], [0, 0, 1]]}  # g4 (novel) left out
     table = TASK.prediction_table(ckpt, preds)
     assert table["predicted_genus"] == ["g1", "g3", "g2"] and table["depth"] == [1, 2, 2]
 

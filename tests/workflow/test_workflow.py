@@ -57,6 +57,18 @@ def test_outputs_per_dataset(tiny_run, dataset):
     assert metrics["provenance"]["data_files"], "data checksums are recorded"
 
 
+def test_lineage_dataset_end_to_end(tiny_run):
+    """A lineage data set: per-rank metrics, peers at the label rank, predictions in RDP's fixrank layout."""
+    out = tiny_run / "results" / "rdp_lineage"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["task"] == "lineage" and "genus_accuracy" in metrics["headline"]
+    assert set(metrics["per_rank"]) <= {"domain", "phylum", "class", "order", "family", "genus"}
+    assert set(metrics["rates_at_cutoff"]["genus"]) >= {"misclassification_rate", "overclassification_rate"}
+    assert (out / "report.html").is_file() and (out / "plots" / "reliability.png").is_file()
+    lines = (tiny_run / "results" / "predictions" / "barcodes_lineage.rdp").read_text().splitlines()
+    assert lines and all(line.split("\t")[1] in ("", "-") for line in lines)
+
+
 def test_novel_class_evaluation_and_decisions(tiny_run):
     out = tiny_run / "results" / "coi_species"
     ood = json.loads((out / "ood.json").read_text())

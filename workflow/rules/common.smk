@@ -7,6 +7,7 @@ import sys
 from snakemake.utils import validate
 
 from seqxent import tools
+from seqxent.tasks import get_task
 
 validate(config, schema="../schemas/config.schema.yaml")
 

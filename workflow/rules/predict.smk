@@ -8,7 +8,7 @@ include: "helpers/predict.smk"
 
 
 wildcard_constraints:
-    format="tsv|ss2|horiz|json|sintax|qiime",
+    format=PREDICT_FORMATS,
 
 
 rule shard_fasta:

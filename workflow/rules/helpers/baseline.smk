@@ -23,8 +23,8 @@ def get_baselines(wildcards):
     """Baseline methods of a data set (not residue tasks: `seqxent baseline` labels whole sequences).
 
     Its built-ins, label_lookup when it sets `lookup_column`, and the activated peer tools for DNA
-    sequence tasks (multilabel tasks run the built-ins on label sets; the peers' taxonomy formats cannot
-    hold them). A peer whose tool is missing still has a result: 'not run: <tool> not installed'.
+    sequence and lineage tasks (multilabel tasks run the built-ins on label sets; the peers' taxonomy formats
+    cannot hold them). A peer whose tool is missing still has a result: 'not run: <tool> not installed'.
     """
     entry = config["datasets"][wildcards.dataset]
     if entry["task"] == "residue":
@@ -33,7 +33,7 @@ def get_baselines(wildcards):
     methods = list(config["baselines"]["methods"] if methods is None else methods)
     if entry["lookup_column"]:
         methods.append("label_lookup")
-    if entry["alphabet"] == "dna" and entry["task"] == "sequence":
+    if entry["alphabet"] == "dna" and get_task(entry["task"]).baselines == "labels":
         methods += [name for name in PEER_TOOLS if is_activated(f"tools/{name}")]
     return methods
 

@@ -1,5 +1,10 @@
 # Helpers of the rules in workflow/rules/predict.smk: input functions and parameters read from the config.
 
+from seqxent.predict.formats import FORMATS
+
+# The `format` wildcard: every output format of `seqxent predict`.
+PREDICT_FORMATS = "|".join(FORMATS)
+
 
 def get_predictions():
     """Entries of `predict:` by name; names must be unique as they name the output files."""
