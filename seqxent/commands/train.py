@@ -18,13 +18,13 @@ from seqxent.data.dataset import read_dataset
 from seqxent.data.io import write_table
 from seqxent.model.checkpoint import save_checkpoint
 from seqxent.model.losses import LOSS_KINDS, WEIGHTING_SCHEMES
-from seqxent.train.config import DEVICES, KMER_INITS, TrainConfig
+from seqxent.train.config import DEVICES, KMER_INITS, LINEAGE_HEADS, TrainConfig
 from seqxent.train.loop import train_model
 
 # The choices of the settings that have them, from where they are checked (the config schema states them too:
 # tests/train/test_config_defaults.py checks the copies agree).
 CHOICES = {"device": list(DEVICES), "loss": list(LOSS_KINDS), "class_weighting": list(WEIGHTING_SCHEMES),
-           "kmer_init": list(KMER_INITS)}
+           "kmer_init": list(KMER_INITS), "lineage_head": list(LINEAGE_HEADS)}
 HELP = {"max_tokens": "cap on padded positions per batch (0 = no cap)",
         "max_length": "random crops of this length in training (0 = whole sequences)",
         "fragment_prob": "probability that a training example is cut to a random fragment (partial reads)",
@@ -32,6 +32,8 @@ HELP = {"max_tokens": "cap on padded positions per batch (0 = no cap)",
         "noise_rate": "per-position substitution rate in training (random token, or N/X one time in four)",
         "ema_decay": "exponential moving average of the weights, used for validation and saved (0 = off)",
         "ensemble": "train this many networks (seeds seed, seed+1, ...) and average their probabilities",
+        "lineage_head": "lineage tasks: one softmax head per rank, or one softmax over the training lineages "
+                        "summed up the tree into every rank",
         "kmer_c": "inverse regularisation strength C of the logistic regression that kmer_init logreg fits",
         "jsd_lambda": "weight of the adjacent-residue Jensen-Shannon penalty (0 disables it)",
         "class_weighting": "class weights of the cross-entropy", "loss": "ce or focal",

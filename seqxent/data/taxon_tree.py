@@ -122,6 +122,21 @@ class TaxonTree:
         return tuple(index[class_name(rank, name)] if name else MISSING
                      for rank, name in zip(self.ranks, lineage, strict=True))
 
+    def leaf_classes(self, lineages: Sequence[Sequence[str]]) -> np.ndarray:
+        """The distinct lineages (leaves) of ``lineages``, as ``(R, n_leaves)`` class indices (``-1``: missing).
+
+        Leaves are in order of first appearance; a name that is no class counts as missing.
+
+        Example:
+            >>> tree = TaxonTree.from_lineages([["F1", "g1"], ["F1", ""], ["F1", "g1"]], ["family", "genus"])
+            >>> tree.leaf_classes([["F1", "g1"], ["F1", ""], ["F1", "g1"]]).tolist()
+            [[0, 0], [1, -1]]
+        """
+        index = self._index()
+        leaves = dict.fromkeys(tuple(lin) for lin in lineages)
+        return np.array([[index.get(class_name(rank, leaf[r]), -1) if leaf[r] else -1 for leaf in leaves]
+                         for r, rank in enumerate(self.ranks)], dtype=np.int64).reshape(len(self.ranks), -1)
+
     def _index(self) -> dict[str, int]:
         if not hasattr(self, "_class_index"):
             self._class_index = {c: i for i, c in enumerate(self.classes)}

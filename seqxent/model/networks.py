@@ -197,6 +197,45 @@ class ResidueCNN(nn.Module):
         return self.head(F.gelu(self.norm(x)))
 
 
+class LeafMarginals(nn.Module):
+    """A lineage model with one softmax over the training lineages (leaves), summed up the tree into every rank.
+
+    The member network (a :class:`SequenceCNN` with one output per leaf) gives the leaves' probabilities;
+    rank ``r``'s output for taxon ``c`` is the log of the summed probability of the leaves under ``c``
+    (``leaf_classes[r, leaf]``: the leaf's class at rank ``r``, ``-1`` where its lineage names none there).
+    A per-rank softmax of the output is then the marginal of each rank (renormalised over the leaves that
+    name the rank), the same layout as the per-rank heads of a plain lineage network.
+
+    Args:
+        member: the :class:`SequenceCNN` hyperparameters (``n_classes`` = number of leaves).
+        n_ranks: number of ranks ``R``.
+        n_outputs: number of classes ``K`` over all ranks.
+
+    Example:
+        >>> net = LeafMarginals({"in_channels": 4, "n_classes": 3, "layers": 1, "channels": 4}, 2, 4).eval()
+        >>> _ = net.leaf_classes.copy_(torch.tensor([[0, 0, 1], [2, 3, -1]]))  # two families; two genera
+        >>> p = net(torch.eye(4)[None].repeat(1, 1, 2), torch.ones(1, 8, dtype=torch.bool)).exp()
+        >>> round(float(p[0, :2].sum()), 5), bool(p[0, 2:].sum() < 1)  # the third leaf names no genus
+        (1.0, True)
+    """
+
+    def __init__(self, member: dict, n_ranks: int, n_outputs: int):
+        super().__init__()
+        _check_positive(n_ranks=n_ranks, n_outputs=n_outputs)
+        self.member = SequenceCNN(**member)
+        self.n_outputs = n_outputs
+        self.register_buffer("leaf_classes", torch.full((n_ranks, member["n_classes"]), -1, dtype=torch.long))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Log of the summed leaf probabilities per taxon ``(B, K)`` (``log 1e-30`` for a taxon without mass)."""
+        probs = torch.softmax(self.member(x, mask).float(), dim=1)  # (B, leaves)
+        out = probs.new_zeros((probs.shape[0], self.n_outputs))
+        for classes in self.leaf_classes:
+            named = classes >= 0
+            out.index_add_(1, classes[named], probs[:, named])
+        return torch.log(out.clamp(min=1e-30))
+
+
 COMBINES = ("softmax", "sigmoid")
 
 
@@ -248,7 +287,8 @@ class Ensemble(nn.Module):
         return combine_logits([m(x, mask) for m in self.members], dim=1, combine=self.combine)
 
 
-ARCHITECTURES = {"sequence_cnn": SequenceCNN, "residue_cnn": ResidueCNN, "ensemble": Ensemble}
+ARCHITECTURES = {"sequence_cnn": SequenceCNN, "residue_cnn": ResidueCNN, "ensemble": Ensemble,
+                 "leaf_marginals": LeafMarginals}
 
 
 def build_model(kind: str, hparams: dict) -> nn.Module:

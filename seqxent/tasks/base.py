@@ -169,8 +169,17 @@ class Task:
 
     def check_training(self, cfg, alphabet_name: str) -> None:
         """Raise InputError for training settings (a ``TrainConfig``) that this task cannot use."""
+        if cfg.lineage_head != "ranks" and not self.lineages:
+            raise InputError(f"Expected argument `lineage_head` to be 'ranks' for {self.name} tasks (it chooses "
+                             f"the output layer of lineage models), but got {cfg.lineage_head!r}")
         if cfg.kmer_k and self.architecture != "sequence_cnn":
             raise InputError(f"Expected argument `kmer_k` to be 0 for {self.name} tasks, but got {cfg.kmer_k}")
+
+    def network(self, cfg, data, classes: Sequence[str], hparams: dict) -> tuple[str, dict, torch.nn.Module]:
+        """The architecture name, hyperparameters and a fresh network (:attr:`architecture` by default)."""
+        from seqxent.model.networks import build_model
+
+        return self.architecture, hparams, build_model(self.architecture, hparams)
 
     def loss(self, cfg, class_counts: np.ndarray, classes: Sequence[str] = ()):
         """The training loss of a ``TrainConfig``: ``loss(logits, target, mask) -> LossOutput``."""

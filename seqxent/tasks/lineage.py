@@ -34,6 +34,7 @@ from seqxent.errors import InputError
 from seqxent.metrics import bootstrap
 from seqxent.metrics.calibration import call_reliability
 from seqxent.metrics.classification import confusion_matrix
+from seqxent.model.networks import LeafMarginals
 from seqxent.model.rank_heads import LineageLoss, mix_nearest, rank_softmax
 from seqxent.tasks.base import SplitPredictions, Task
 
@@ -127,6 +128,22 @@ class LineageTask(Task):
                 for rid, seq, lineage in zip(rows["id"], rows["sequence"], names, strict=True)]
 
     # ----------------------------------------------------------------- model and training
+
+    def network(self, cfg, data, classes: Sequence[str], hparams: dict) -> tuple[str, dict, torch.nn.Module]:
+        """The network of ``lineage_head``: per-rank heads, or one softmax over the leaves summed up the tree.
+
+        ``ranks``: a :class:`~seqxent.model.networks.SequenceCNN` with one output per taxon of every rank;
+        ``leaf``: :class:`~seqxent.model.networks.LeafMarginals` over the distinct training lineages.
+        """
+        if cfg.lineage_head == "ranks":
+            return super().network(cfg, data, classes, hparams)
+        tree = self.tree(data)
+        leaves = tree.leaf_classes(data.split("train")[self.ranks(data)].to_numpy().tolist())
+        hparams = {"member": {**hparams, "n_classes": leaves.shape[1]}, "n_ranks": len(tree.ranks),
+                   "n_outputs": len(classes)}
+        model = LeafMarginals(**hparams)
+        model.leaf_classes.copy_(torch.from_numpy(leaves))
+        return "leaf_marginals", hparams, model
 
     def check_training(self, cfg, alphabet_name: str) -> None:
         """The per-rank cross-entropy (optionally smoothed); the k-mer branch starts at random.

@@ -27,6 +27,9 @@ _RANGES = {"dropout": (lambda v: 0 <= v < 1, "[0, 1)"), "focal_alpha": (lambda v
 DEVICES = ("auto", "cpu", "cuda")
 #: Starting weights of the k-mer branch: PyTorch's default, or the k-mer logistic regression of the training split.
 KMER_INITS = ("random", "logreg")
+# Output layers of lineage models: one softmax head per rank, or one softmax over the reference's lineages
+# (leaves) whose probabilities are summed up the tree into every rank (seqxent.model.rank_heads.LeafMarginals).
+LINEAGE_HEADS = ("ranks", "leaf")
 
 
 @dataclass
@@ -64,6 +67,7 @@ class TrainConfig:
     noise_rate: float = 0.0
     ema_decay: float = 0.0
     ensemble: int = 1
+    lineage_head: str = "ranks"
     seed: int = 1
     device: str = "auto"
     threads: int = 2
@@ -79,6 +83,9 @@ class TrainConfig:
             raise InputError(f"Expected argument `lr` to be > 0, but got {self.lr}")
         if self.device not in DEVICES:
             raise InputError(f"Expected argument `device` to be one of {list(DEVICES)}, but got {self.device!r}")
+        if self.lineage_head not in LINEAGE_HEADS:
+            raise InputError(f"Expected argument `lineage_head` to be one of {list(LINEAGE_HEADS)}, "
+                             f"but got {self.lineage_head!r}")
         if self.kmer_init not in KMER_INITS:
             raise InputError(f"Expected argument `kmer_init` to be one of {list(KMER_INITS)}, "
                              f"but got {self.kmer_init!r}")

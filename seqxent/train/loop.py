@@ -25,7 +25,7 @@ from seqxent.data.dataset import PreparedData
 from seqxent.errors import InputError
 from seqxent.model.checkpoint import Checkpoint
 from seqxent.model.engine import select_device
-from seqxent.model.networks import Ensemble, build_model, count_parameters
+from seqxent.model.networks import Ensemble, count_parameters
 from seqxent.tasks import get_task
 from seqxent.train.config import TrainConfig
 from seqxent.train.objective import build_objective
@@ -73,12 +73,11 @@ def build_network(data: PreparedData, classes: list[str], cfg: TrainConfig) -> t
     """
     task = get_task(data.task)
     task.check_training(cfg, data.alphabet.name)
-    kind = task.architecture  # multilabel: the sequence CNN with one logit per label
     hparams = {"in_channels": data.alphabet.size, "n_classes": len(classes), "channels": cfg.channels,
                "kernel_size": cfg.kernel_size, "layers": cfg.layers, "dropout": cfg.dropout}
     if cfg.kmer_k:  # left out when off, so checkpoints of networks without it keep their hyperparameters
         hparams["kmer_k"] = cfg.kmer_k
-    model = build_model(kind, hparams)
+    kind, hparams, model = task.network(cfg, data, classes, hparams)  # multilabel: one logit per label
     if cfg.kmer_k and cfg.kmer_init == "logreg":
         init_kmer_branch(model, data, classes, cfg)
     return kind, hparams, model

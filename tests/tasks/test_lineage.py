@@ -188,6 +188,23 @@ def test_the_closest_reference_names_a_training_record_s_genus(rdp_model):
         assert (calls["genus"].to_numpy() == train["genus"].to_numpy()).mean() >= 0.9
 
 
+def test_leaf_softmax_variant_trains_calibrates_and_predicts(rdp_model):
+    """lineage_head leaf: one softmax over the training lineages, summed up the tree; same outputs downstream."""
+    root = rdp_model
+    _run("train", "--dataset", "dataset.tsv.gz", "--output", "leaf_raw.pt", "--history", "leaf.tsv", "--epochs", "1",
+         "--channels", "8", "--layers", "2", "--threads", "1", "--lineage-head", "leaf", cwd=root)
+    _run("calibrate", "--model", "leaf_raw.pt", "--dataset", "dataset.tsv.gz", "--output", "leaf.pt", "--threads", "1",
+         cwd=root)
+    ckpt = torch.load(root / "leaf.pt", weights_only=True)
+    assert ckpt["architecture"] == "leaf_marginals" and ckpt["classes"] == torch.load(
+        root / "model.pt", weights_only=True)["classes"]
+    out = _run("predict", "--model", "leaf.pt", "--input", "ref.fasta", "--output", "-", "--format", "sintax",
+               cwd=root).stdout.splitlines()
+    assert len(out) == 400 and all(line.rsplit("\t", 3)[1].startswith("d:Bacteria(") for line in out[:5])
+    with pytest.raises(InputError, match="`lineage_head` to be 'ranks' for sequence tasks"):
+        get_task("sequence").check_training(TrainConfig(lineage_head="leaf"), "dna")
+
+
 def test_mixture_weights_are_fitted_to_how_often_the_neighbour_is_right():
     from seqxent.calibrate.nearest import fit_nearest_weight
     from seqxent.model.rank_heads import nearest_weight
