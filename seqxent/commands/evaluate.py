@@ -22,11 +22,13 @@ import pandas as pd
 import torch
 import yaml
 
+from seqxent import tools
 from seqxent.data.dataset import read_dataset
 from seqxent.data.io import atomic_write, write_table
 from seqxent.data.labels import THRESHOLD
 from seqxent.errors import InputError
 from seqxent.evaluate.decisions import decision_summary
+from seqxent.evaluate.identity import nearest_identity
 from seqxent.evaluate.provenance import collect_provenance
 from seqxent.evaluate.split import split_predictions, write_plots
 from seqxent.model.checkpoint import load_checkpoint
@@ -100,6 +102,8 @@ def run(args: argparse.Namespace) -> None:
               "classes": ckpt.classes, "n_records": len(preds.rows), "n_items": int(preds.target.size)}
     train_counts = task.class_counts(data, ckpt.classes)
     result.update(task.evaluate(ckpt, preds, args.n_bins, args.bootstrap, args.seed, args.threshold, train_counts))
+    if task.lineages:  # TAXXI: the rates by identity to the closest training sequence (vsearch)
+        result["rates_by_identity"] = _rates_by_identity(task, ckpt, data, preds, args)
     if args.decisions:
         result["decisions"] = _decisions(args.decisions, ckpt, preds)
     if args.ood:
@@ -130,6 +134,16 @@ def run(args: argparse.Namespace) -> None:
     head = result["headline"]
     log.info("%s %s: %s", data.name, args.split,
              ", ".join(f"{k} {v['value']:.4f} [{v['ci95'][0]:.4f}, {v['ci95'][1]:.4f}]" for k, v in head.items()))
+
+
+def _rates_by_identity(task, ckpt, data, preds, args: argparse.Namespace) -> dict:
+    """The lineage rates per identity bin, or ``{"not_run": reason}`` without vsearch."""
+    if not tools.is_installed("vsearch"):
+        log.warning(tools.skip_message("vsearch", "the rates by identity (TAXXI's bins) are not computed"))
+        return {"not_run": tools.not_run_reason("vsearch")}
+    identity = nearest_identity(data.split("train")["sequence"].tolist(), preds.rows["sequence"].tolist(),
+                                args.threads)
+    return task.rates_by_identity(ckpt, preds, identity, n_boot=args.bootstrap, seed=args.seed)
 
 
 def _decisions(spec: str, ckpt, preds) -> dict:

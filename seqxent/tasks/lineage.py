@@ -322,6 +322,17 @@ class LineageTask(Task):
                                 "per_rank": calibration},
                 "per_class": {}, "confusion": self.confusion(tree, truth, calls)}
 
+    def rates_by_identity(self, ckpt, preds: SplitPredictions, identity: np.ndarray, n_boot: int = 0,
+                          seed: int = 1) -> dict:
+        """IDTAXA's rates at the cut-off per bin of identity to the closest training sequence (TAXXI's bins)."""
+        from seqxent.metrics.taxonomy import rates_by_identity
+
+        tree, calls, conf = self.calls(ckpt, preds)
+        truth, known = self.truth(tree, preds.rows)
+        depth = TaxonTree.truncate(conf, ckpt.meta["lineage"].get("cutoff", DEFAULT_CUTOFF))
+        return rates_by_identity(truth, calls, depth, known, np.clip(identity, 0.0, 1.0), tree.ranks,
+                                 n_boot=n_boot, seed=seed)
+
     @staticmethod
     def confusion(tree: TaxonTree, truth: np.ndarray, calls: np.ndarray, max_taxa: int = 40) -> dict:
         """The confusion matrix (rows true, columns called) at the deepest rank with at most ``max_taxa`` taxa.

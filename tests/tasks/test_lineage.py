@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 
+from seqxent import tools
 from seqxent.data.alphabet import Alphabet
 from seqxent.data.batching import Collate
 from seqxent.data.dataset import PreparedData, read_dataset
@@ -216,3 +217,21 @@ def test_mixture_weights_are_fitted_to_how_often_the_neighbour_is_right():
     w = nearest_weight(np.array([0.0, 0.1, 0.3]), a, b)
     assert w[0] > 0.9 and w[2] < 0.05 and w[0] > w[1] > w[2]
     assert fit_nearest_weight(np.array([]), np.array([]), np.array([])) == (-20.0, 0.0)
+
+
+@pytest.mark.skipif(not tools.is_installed("vsearch"), reason=tools.not_run_reason("vsearch"))
+def test_identity_to_the_closest_training_sequence_and_its_bins(rdp_model):
+    from seqxent.evaluate.identity import nearest_identity
+
+    rng = np.random.default_rng(1)
+    train = ["".join(rng.choice(list("ACGT"), 200)) for _ in range(2)]
+    changed = train[1][:100] + ("A" if train[1][100] != "A" else "C") + train[1][101:]  # one substitution
+    queries = [train[0], changed, "".join(rng.choice(list("ACGT"), 200))]
+    identity = nearest_identity(train, queries)
+    assert identity.tolist()[:2] == [1.0, 0.995] and identity[2] < 0.9
+    _run("evaluate", "--model", "model.pt", "--dataset", "dataset.tsv.gz", "--output", "metrics_id.json",
+         "--bootstrap", "20", "--threads", "1", cwd=rdp_model)
+    metrics = json.loads((rdp_model / "metrics_id.json").read_text())
+    bins = metrics["rates_by_identity"]
+    assert list(bins) == ["100", "99", "97", "95", "90", "<90"]
+    assert sum(block["n"] for block in bins.values()) == metrics["n_records"]
