@@ -24,6 +24,8 @@ import numpy as np
 
 #: Target of a rank a record leaves out (its loss skips that rank).
 MISSING = -100
+#: Call of a rank where no taxon lies under the calls above (its confidence is 0, so the lineage stops there).
+NO_CALL = -1
 
 
 def class_name(rank: str, name: str) -> str:
@@ -40,6 +42,16 @@ def rank_offsets(classes: Sequence[str]) -> list[int]:
     """
     ranks = [c.split(":", 1)[0] for c in classes]
     return [0] + [i for i in range(1, len(ranks)) if ranks[i] != ranks[i - 1]] + [len(ranks)]
+
+
+def _one_tree(ancestors: np.ndarray, offsets: np.ndarray) -> None:
+    """Above its closest known ancestor, give each taxon that ancestor's ancestors where it names them (in place)."""
+    for r in range(len(offsets) - 1):
+        for child in range(offsets[r], offsets[r + 1]):
+            known = np.flatnonzero(ancestors[child, :r] >= 0)
+            if len(known):
+                above = ancestors[ancestors[child, known[-1]], :known[-1]]
+                ancestors[child, :known[-1]] = np.where(above >= 0, above, ancestors[child, :known[-1]])
 
 
 @dataclass
@@ -72,7 +84,8 @@ class TaxonTree:
         """The tree of the taxa that ``lineages`` name (one name per rank, ``""`` for a missing rank).
 
         A taxon whose records disagree about an ancestor (a homonym, or an inconsistent reference) keeps the
-        ancestor most of its records give (the first such in record order on a tie).
+        ancestor most of its records give (the first such in record order on a tie); above its closest known
+        ancestor it then takes that ancestor's ancestors, so the classes form one tree.
         """
         ranks = list(ranks)
         names = [sorted({lin[r] for lin in lineages if lin[r]}) for r in range(len(ranks))]
@@ -92,6 +105,7 @@ class TaxonTree:
             ancestors[offsets[r]:offsets[r + 1], r] = np.arange(offsets[r], offsets[r + 1])
         for (child, above), counter in votes.items():
             ancestors[child, above] = counter.most_common(1)[0][0]
+        _one_tree(ancestors, offsets)
         classes = [class_name(rank, name) for rank, n in zip(ranks, names, strict=True) for name in n]
         return cls(ranks, classes, [len(n) for n in names], ancestors)
 
@@ -148,7 +162,8 @@ class TaxonTree:
         """Consistent calls, top down, from per-rank probabilities ``(N, K)`` (each rank's block sums to 1).
 
         Returns:
-            ``(calls, confidence)``, both ``(N, R)``: the class index called at each rank and its probability.
+            ``(calls, confidence)``, both ``(N, R)``: the class index called at each rank and its probability
+            (:data:`NO_CALL` and 0 from the first rank where no taxon lies under the calls above).
 
         Example:
             >>> tree = TaxonTree.from_lineages([["A", "a1"], ["A", "a2"], ["B", "b1"]], ["phylum", "genus"])
@@ -160,18 +175,51 @@ class TaxonTree:
         n, n_ranks = len(probs), len(self.ranks)
         calls = np.zeros((n, n_ranks), dtype=np.int64)
         conf = np.zeros((n, n_ranks), dtype=probs.dtype)
-        rows = np.arange(n)
-        for r in range(n_ranks):
-            block = self.rank_slice(r)
-            allowed = np.ones((n, self.sizes[r]), dtype=bool)
-            for above in range(r):
-                known = self.ancestors[block, above]  # (K_r,)
-                allowed &= (known[None, :] == -1) | (known[None, :] == calls[:, above, None])
-            masked = np.where(allowed, probs[:, block], -1.0)
-            best = masked.argmax(axis=1)
-            calls[:, r] = best + block.start
-            conf[:, r] = probs[rows, calls[:, r]]
+        candidates = self._candidates()
+        for i in range(n):
+            called = calls[i]
+            for r in range(n_ranks):
+                free, children, extra = candidates[r]
+                parts = [free] + [children[above][called[above]] for above in range(r)
+                                  if called[above] in children[above]]
+                cols = np.concatenate(parts) if len(parts) > 1 else free
+                for c, above, expected in extra:  # a class whose ancestor further up its closest one does not name
+                    if called[above] != expected:
+                        cols = cols[cols != c]
+                if not len(cols):  # no taxon of this rank lies under the calls above: the lineage stops
+                    called[r:], conf[i, r:] = NO_CALL, 0.0
+                    break
+                best = cols[probs[i, cols].argmax()]
+                called[r] = best
+                conf[i, r] = probs[i, best]
         return calls, conf
+
+    def _candidates(self) -> list[tuple[np.ndarray, list[dict[int, np.ndarray]], list[tuple[int, int, int]]]]:
+        """Per rank, what :meth:`decode` may call: ``(free, children, extra)``.
+
+        ``free``: the classes without a known ancestor; ``children[a][x]``: the classes whose closest known
+        ancestor is class ``x`` at rank ``a``; ``extra``: ``(class, rank, ancestor)`` for an ancestor further up
+        that the closest one does not name (checked on its own). The other ancestors need no check: the calls
+        above already form one lineage of the tree.
+        """
+        if not hasattr(self, "_candidate_list"):
+            self._candidate_list = []
+            for r in range(len(self.ranks)):
+                block = self.rank_slice(r)
+                free, by_parent, extra = [], [{} for _ in range(r)], []
+                for c in range(block.start, block.stop):
+                    row = self.ancestors[c, :r]
+                    known = np.flatnonzero(row >= 0)
+                    if not len(known):
+                        free.append(c)
+                        continue
+                    closest = int(known[-1])
+                    by_parent[closest].setdefault(int(row[closest]), []).append(c)
+                    implied = self.ancestors[row[closest], :closest] >= 0
+                    extra += [(c, int(a), int(row[a])) for a in known[:-1] if not implied[a]]
+                children = [{x: np.array(cs, dtype=np.int64) for x, cs in d.items()} for d in by_parent]
+                self._candidate_list.append((np.array(free, dtype=np.int64), children, extra))
+        return self._candidate_list
 
     @staticmethod
     def truncate(confidence: np.ndarray, cutoff: float) -> np.ndarray:

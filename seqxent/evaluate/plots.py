@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -272,4 +272,157 @@ def plot_label_cooccurrence(matrix, support, classes: list[str], path: str | os.
         for (i, j), value in np.ndenumerate(values):
             ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
                     color="white" if value > 0.6 else "black")
+    return _save(fig, path)
+
+
+def _curve_points(block: Mapping[str, Sequence[float | None]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cut-off, overclassification, misclassification) of the cut-offs where both rates are defined."""
+    rows = [(c, over, mis) for c, over, mis in zip(block["cutoff"], block["overclassification_rate"],
+                                                   block["misclassification_rate"], strict=True)
+            if over is not None and mis is not None]
+    points = np.asarray(rows, dtype=float).reshape(-1, 3)  # (T', 3): cut-off, over, mis
+    return points[:, 0], points[:, 1], points[:, 2]
+
+
+def _chosen_point(cuts: np.ndarray, over: np.ndarray, mis: np.ndarray, cutoff: float | None,
+                  measured: Mapping[str, float | None] | None) -> tuple[float, float] | None:
+    """(over, mis) at the chosen cut-off: as measured there, else the curve's point at that cut-off, else None."""
+    if cutoff is None:
+        return None
+    if isinstance(measured, Mapping):
+        point = measured.get("overclassification_rate"), measured.get("misclassification_rate")
+        if None not in point:
+            return float(point[0]), float(point[1])
+    chosen = np.flatnonzero(np.isclose(cuts, cutoff))
+    return (float(over[chosen[0]]), float(mis[chosen[0]])) if len(chosen) else None
+
+
+def plot_over_vs_misclassification(
+    rates_by_cutoff: Mapping[str, Mapping[str, Sequence[float | None]]],
+    path: str | os.PathLike,
+    cutoff: float | None = None,
+    at_cutoff: Mapping[str, Mapping[str, float | None]] | None = None,
+) -> Path:
+    """Draw overclassification against misclassification rate over the confidence cut-offs, one line per rank.
+
+    The figure of IDTAXA (Murali et al. 2018): raising the cut-off moves along each rank's line towards the
+    origin (fewer errors, more underclassification).
+    Cut-offs where a rate is undefined (None: no novel or no known record at that rank) are left out, and so
+    are ranks without any point.
+
+    Args:
+        rates_by_cutoff: ``{rank: {"cutoff": [T], "overclassification_rate": [T], "misclassification_rate": [T]}}``
+            (``rates_by_cutoff`` of a lineage ``metrics.json``).
+        path: Output file (.png, .svg or .pdf).
+        cutoff: The chosen cut-off, marked on every line (circle) where it is one of the cut-offs.
+        at_cutoff: ``{rank: {"overclassification_rate", "misclassification_rate"}}`` measured at ``cutoff``
+            (``rates_at_cutoff``); where given, a rank's circle is drawn there, also for a cut-off between two
+            of the curve's.
+
+    Returns:
+        The output path.
+
+    Raises:
+        ValueError: If ``rates_by_cutoff`` is empty or a rank's lists are missing or differ in length.
+    """
+    if not isinstance(rates_by_cutoff, Mapping) or not rates_by_cutoff:
+        raise ValueError(f"Expected argument `rates_by_cutoff` to map ranks to curves, but got {rates_by_cutoff!r}")
+    fig = _new_figure(5.6, 4.6)
+    ax = fig.add_subplot()
+    drawn = 0
+    for k, (rank, block) in enumerate(rates_by_cutoff.items()):
+        try:
+            cuts, over, mis = _curve_points(block)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"Expected `rates_by_cutoff[{rank!r}]` to hold lists `cutoff`, "
+                             f"`overclassification_rate` and `misclassification_rate` of one length") from error
+        if len(cuts) == 0:
+            continue
+        drawn += 1
+        ax.plot(over, mis, "-", marker=".", markersize=4, color=f"C{k % 10}", label=_plain(rank))
+        point = _chosen_point(cuts, over, mis, cutoff, (at_cutoff or {}).get(rank))
+        if point is not None:
+            ax.plot(*point, "o", markersize=8, markerfacecolor="none", color=f"C{k % 10}")
+    title = "Over- vs misclassification by cut-off"
+    if drawn == 0:
+        ax.text(0.5, 0.5, "no rank with records of both known and novel taxa\n(overclassification undefined)",
+                ha="center", va="center", transform=ax.transAxes, color="grey")
+        ax.set(xlim=(0.0, 1.0), ylim=(0.0, 1.0))
+    elif cutoff is not None:
+        title += f"\n(circles: chosen cut-off {cutoff:.2f})"
+        ax.plot([], [], "o", markerfacecolor="none", color="grey", label=f"cut-off {cutoff:.2f}")
+    ax.set(xlabel="Overclassification rate", ylabel="Misclassification rate", title=title)
+    ax.set_xlim(left=0.0)
+    ax.set_ylim(bottom=0.0)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def _bin_arrays(bins: Mapping[str, Sequence[float | None]] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(confidence, accuracy, count) of a ``bins_after`` block, None as NaN; empty arrays without one."""
+    if not bins:
+        return np.empty(0), np.empty(0), np.empty(0)
+    confidence, accuracy, count = (np.asarray([np.nan if v is None else v for v in bins[key]], dtype=float)
+                                   for key in ("bin_confidence", "bin_accuracy", "bin_count"))
+    if not len(confidence) == len(accuracy) == len(count):
+        raise ValueError("Expected `bin_confidence`, `bin_accuracy` and `bin_count` of the same length, but got "
+                         f"{len(confidence)}, {len(accuracy)} and {len(count)}")
+    return confidence, accuracy, count
+
+
+def plot_rank_reliability(per_rank_calibration: Mapping[str, Mapping], path: str | os.PathLike) -> Path:
+    """Draw one reliability diagram per rank (after scaling), as small multiples with the ECE in each title.
+
+    The diagram at temperature 1 (``bins_before``), where given, is drawn as a faint dashed line. Bins are
+    taken to split [0, 1] into equal intervals; empty bins are left blank.
+
+    Args:
+        per_rank_calibration: ``{rank: {"ece", "bins_after", "bins_before"}}`` (``calibration.per_rank`` of a
+            lineage ``metrics.json``); each ``bins_*`` holds ``bin_confidence``, ``bin_accuracy`` and
+            ``bin_count`` lists (None for an empty bin).
+        path: Output file (.png, .svg or .pdf).
+
+    Returns:
+        The output path.
+
+    Raises:
+        ValueError: If ``per_rank_calibration`` is empty or a rank's bins differ in length.
+    """
+    if not isinstance(per_rank_calibration, Mapping) or not per_rank_calibration:
+        raise ValueError("Expected argument `per_rank_calibration` to map ranks to calibration blocks, "
+                         f"but got {per_rank_calibration!r}")
+    n = len(per_rank_calibration)
+    n_cols = min(n, 3)
+    n_rows = -(-n // n_cols)
+    fig = _new_figure(3.0 * n_cols + 0.4, 3.0 * n_rows + 0.4)
+    axes = np.asarray(fig.subplots(n_rows, n_cols, squeeze=False, sharex=True, sharey=True)).ravel()
+    for ax, (rank, block) in zip(axes, per_rank_calibration.items(), strict=False):
+        confidence, accuracy, count = _bin_arrays(block.get("bins_after"))
+        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+        if len(count):
+            width = 1.0 / len(count)
+            centers = (np.arange(len(count)) + 0.5) * width
+            shown = (count > 0) & np.isfinite(confidence) & np.isfinite(accuracy)
+            ax.bar(centers[shown], accuracy[shown], width=width, color="C0", alpha=0.35, edgecolor="C0")
+            ax.plot(confidence[shown], accuracy[shown], "o-", color="C0", markersize=3, label="after scaling")
+        before_conf, before_acc, before_count = _bin_arrays(block.get("bins_before"))
+        shown = (before_count > 0) & np.isfinite(before_conf) & np.isfinite(before_acc)
+        if shown.any():
+            ax.plot(before_conf[shown], before_acc[shown], "--", color="C1", linewidth=1, alpha=0.7,
+                    label="before scaling")
+        ece = block.get("ece")
+        ax.set_title(_plain(rank) + (f" (ECE = {ece:.4f})" if ece is not None else ""), fontsize=9)
+        ax.set(xlim=(0, 1), ylim=(0, 1.02))
+        ax.grid(alpha=0.3)
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    for ax in axes[(n_rows - 1) * n_cols:]:
+        ax.set_xlabel("Confidence")
+    for ax in axes[::n_cols]:
+        ax.set_ylabel("Accuracy")
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(loc="upper left", fontsize=7)
+    fig.suptitle("Reliability per rank")
     return _save(fig, path)

@@ -37,7 +37,8 @@ def split_predictions(ckpt: Checkpoint, data: PreparedData, split: str, batch_si
 def write_plots(result: dict, history: pd.DataFrame | None, plots_dir: Path) -> list[Path]:
     """Confusion matrix (or label co-occurrence), reliability diagrams before and after scaling, learning curves.
 
-    Every plot is drawn from the blocks of ``result`` (``metrics.json``), whatever the task.
+    Every plot is drawn from the blocks of ``result`` (``metrics.json``), whatever the task; lineage results add
+    the over- vs misclassification curve by cut-off and a reliability diagram per rank.
     """
     plots_dir.mkdir(parents=True, exist_ok=True)
     confusion, calibration = result["confusion"], result["calibration"]
@@ -54,6 +55,13 @@ def write_plots(result: dict, history: pd.DataFrame | None, plots_dir: Path) -> 
         bins = {k: [np.nan if v is None else v for v in values] for k, values in calibration[f"bins_{key}"].items()}
         paths.append(plots.plot_reliability(bins["bin_confidence"], bins["bin_accuracy"], bins["bin_count"],
                                             plots_dir / name, ece=calibration[key]["ece"]))
+    if result.get("rates_by_cutoff"):  # lineage models: IDTAXA's over- vs misclassification by cut-off
+        paths.append(plots.plot_over_vs_misclassification(result["rates_by_cutoff"],
+                                                          plots_dir / "over_vs_misclassification.png",
+                                                          cutoff=result.get("cutoff"),
+                                                          at_cutoff=result.get("rates_at_cutoff")))
+    if calibration.get("per_rank"):  # lineage models: a reliability diagram per rank
+        paths.append(plots.plot_rank_reliability(calibration["per_rank"], plots_dir / "reliability_per_rank.png"))
     if history is not None:
         paths.append(plots.plot_learning_curves(history, plots_dir / "learning_curves.png"))
     return paths

@@ -101,7 +101,7 @@ class _LineageWriter:
         """``(names, confidences, depth)`` of a predicted record: the call at every rank and how many stand."""
         calls, conf = self.tree.decode(pred.probs[None, :])  # (K,) -> (1, K); both (1, R)
         depth = 0 if pred.abstained or self.cutoff is None else int(TaxonTree.truncate(conf, self.cutoff)[0])
-        return [self.names[k] for k in calls[0]], [float(c) for c in conf[0]], depth
+        return [self.names[k] if k >= 0 else "" for k in calls[0]], [float(c) for c in conf[0]], depth
 
     def letters(self) -> list[str]:
         """SINTAX's letter of each rank (QIIME's prefix is the letter and ``__``).
@@ -149,7 +149,9 @@ class SintaxLineageWriter(_LineageWriter):
             return
         names, conf, depth = self.calls(pred)
         taxa = [prefix + name for prefix, name in zip(self.prefixes, names, strict=True)]
-        full = ",".join(f"{taxon}({c:.2f})" for taxon, c in zip(taxa, conf, strict=True))
+        # Ranks without a call (no taxon under the calls above) are left out, as vsearch leaves out the ranks
+        # its winning reference lacks.
+        full = ",".join(f"{taxon}({c:.2f})" for taxon, name, c in zip(taxa, names, conf, strict=True) if name)
         out.write(f"{label}\t{full}\t{pred.strand or '+'}\t{','.join(taxa[:depth])}\n")
 
 

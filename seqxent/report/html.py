@@ -25,6 +25,7 @@ import yaml
 
 import seqxent
 from seqxent.data.io import atomic_write
+from seqxent.report import lineage
 from seqxent.report.tables import (
     Cell,
     Table,
@@ -108,6 +109,7 @@ def _baselines_part(metrics: Mapping[str, Any]) -> Part | None:
     ran = {name: record for name, record in baselines.items() if name not in not_run}
     own = dict(metrics.get("headline") or {})
     own.update({key: value for key, value in (metrics.get("metrics") or {}).items() if not is_nested(value)})
+    own.update(lineage.model_scores(metrics))  # lineage models: accuracy at the label rank, the cut-off
     columns = list(dict.fromkeys(
         key for record in ran.values() if isinstance(record, Mapping)
         for key, item in record.items() if not is_nested(item)))
@@ -119,6 +121,25 @@ def _baselines_part(metrics: Mapping[str, Any]) -> Part | None:
     table = records_table(records, "Method", columns)
     table.caption = "This model first, then each baseline"
     return Part("Comparison with baselines", [table])
+
+
+def _lineage_part(metrics: Mapping[str, Any]) -> Part | None:
+    """Per-rank accuracy and calibration, IDTAXA's rates at the cut-off, the peers rank by rank (lineage only)."""
+    tables = lineage.lineage_tables(metrics)
+    return Part("Lineage", tables) if tables else None
+
+
+def _calibration(metrics: Mapping[str, Any]) -> Any:
+    """The calibration block, less what the lineage tables show (temperatures and blocks per rank)."""
+    calibration = metrics.get("calibration")
+    if not lineage.is_lineage(metrics) or not isinstance(calibration, Mapping):
+        return calibration
+    return {key: value for key, value in calibration.items() if key not in lineage.CALIBRATION_KEYS}
+
+
+def _known_keys(metrics: Mapping[str, Any]) -> tuple[str, ...]:
+    """Keys with a section of their own: the lineage blocks too when the lineage tables render them."""
+    return _KNOWN_KEYS + (lineage.LINEAGE_KEYS if lineage.is_lineage(metrics) else ())
 
 
 def _generic_part(title: str, value: Any) -> Part | None:
@@ -146,8 +167,9 @@ def _overview(metrics: Mapping[str, Any]) -> Part | None:
     values = {key: metrics[key] for key in _OVERVIEW_KEYS if key in metrics}
     if "classes" in metrics and "n_classes" not in metrics:
         values = {**values, "n_classes": len(metrics["classes"])}
+    known = _known_keys(metrics)
     extra = {key: value for key, value in metrics.items()
-             if key not in _KNOWN_KEYS and key not in values and not isinstance(value, Mapping)}
+             if key not in known and key not in values and not isinstance(value, Mapping)}
     ordered = {key: values[key] for key in _OVERVIEW_KEYS if key in values}
     rows = {**ordered, **extra}
     return Part("Overview", [key_value_table(rows)]) if rows else None
@@ -177,12 +199,13 @@ def _read_metrics(directory: Path) -> tuple[dict[str, Any], str]:
 
 
 def _parts(metrics: Mapping[str, Any], directory: Path) -> list[Part | None]:
+    known = _known_keys(metrics)
     other = [_generic_part(label(key), value) for key, value in metrics.items()
-             if key not in _KNOWN_KEYS and isinstance(value, Mapping)]
+             if key not in known and isinstance(value, Mapping)]
     return [
         _overview(metrics), _headline_part(metrics), _generic_part("All metrics", metrics.get("metrics")),
-        _baselines_part(metrics), _images_part(directory), _per_class_part(metrics), _confusion_part(metrics),
-        _generic_part("Calibration", metrics.get("calibration")),
+        _lineage_part(metrics), _baselines_part(metrics), _images_part(directory), _per_class_part(metrics),
+        _confusion_part(metrics), _generic_part("Calibration", _calibration(metrics)),
         _generic_part("Information", metrics.get("information")),
         *other,
         _generic_part("Data split", metrics.get("split_summary")),

@@ -294,8 +294,8 @@ class LineageTask(Task):
             named = truth[:, r] != MISSING
             if not named.any():
                 continue
-            correct = calls[named, r] == truth[named, r]
-            raw_correct = raw_calls[named, r] == truth[named, r]
+            correct = (calls[named, r] == truth[named, r]) & known[named, r]  # a novel taxon is never right
+            raw_correct = (raw_calls[named, r] == truth[named, r]) & known[named, r]
             ece, bins = call_reliability(conf[named, r], correct, n_bins)
             ece_raw, bins_raw = call_reliability(raw_conf[named, r], raw_correct, n_bins)
             per_rank[rank] = {
@@ -391,7 +391,7 @@ class LineageTask(Task):
         table: dict[str, list] = {"id": preds.rows["id"].tolist()}
         for r, rank in enumerate(tree.ranks):
             table[rank] = preds.rows[rank].tolist()
-            table[f"predicted_{rank}"] = [tree.classes[c][prefix[r]:] for c in calls[:, r]]
+            table[f"predicted_{rank}"] = [tree.classes[c][prefix[r]:] if c >= 0 else "" for c in calls[:, r]]
             table[f"p_{rank}"] = conf[:, r].astype(np.float64).round(4).tolist()
         table["depth"] = depth.tolist()
         return table

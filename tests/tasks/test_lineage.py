@@ -171,22 +171,25 @@ def test_predict_every_format_with_both_strands(rdp_model):
         assert out.count("q_blank") == 1, fmt  # every input id appears, the empty record with its reason
 
 
-def test_the_closest_reference_names_a_training_record_s_genus(rdp_model):
-    """A training sequence is its own closest reference: with the fitted mixture its genus is called."""
-    root = rdp_model
-    ckpt = torch.load(root / "model.pt", weights_only=True)
-    mix = ckpt["meta"]["lineage"]["nearest"]
-    assert len(mix["weights"]) == 6 and set(ckpt["meta"]["calibration"]["nearest"]) == {
+def test_the_closest_reference_is_mixed_in_with_its_fitted_weight(rdp_model):
+    """Each rank's probabilities are (1 - w(d))·head + w(d)·onehot(the closest training sequence's taxon)."""
+    from seqxent.model.checkpoint import load_checkpoint
+    from seqxent.model.rank_heads import nearest_weight
+
+    ckpt = load_checkpoint(rdp_model / "model.pt")
+    mix = ckpt.meta["lineage"]["nearest"]
+    assert len(mix["weights"]) == 6 and set(ckpt.meta["calibration"]["nearest"]) == {
         "domain", "phylum", "class", "order", "family", "genus"}
-    train = read_dataset(root / "dataset.tsv.gz").split("train").head(20)
-    records = zip(train["id"], train["sequence"], strict=True)
-    (root / "train.fasta").write_text("".join(f">{i}\n{s}\n" for i, s in records))
-    out = _run("predict", "--model", "model.pt", "--input", "train.fasta", "--output", "calls.tsv", cwd=root)
-    assert out.returncode == 0
-    calls = pd.read_csv(root / "calls.tsv", sep="\t", keep_default_na=False)
-    weight_at_zero = 1 / (1 + np.exp(-mix["weights"][-1][0]))
-    if weight_at_zero > 0.5:  # the fit trusts an identical neighbour: it decides the genus
-        assert (calls["genus"].to_numpy() == train["genus"].to_numpy()).mean() >= 0.9
+    targets = np.asarray(mix["reference_targets"]).reshape(-1, 6)
+    activate = TASK.output(ckpt)
+    logits = np.zeros((2, len(ckpt.classes)), dtype=np.float32)
+    head, mixed = activate(logits), activate(logits, (np.array([0.0, 0.3]), np.array([0, 1])))
+    for r, (a, b) in enumerate(mix["weights"]):
+        for i, d in enumerate((0.0, 0.3)):
+            w, c = nearest_weight(np.array([d]), a, b)[0], targets[i, r]
+            if c == MISSING:  # the closest sequence names no taxon here: the head stands alone
+                continue
+            np.testing.assert_allclose(mixed[i, c], (1 - w) * head[i, c] + w, rtol=1e-5)
 
 
 def test_leaf_softmax_variant_trains_calibrates_and_predicts(rdp_model):
