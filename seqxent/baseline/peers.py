@@ -124,15 +124,12 @@ class Peer:
         Raises:
             ValueError: if the inputs are inconsistent. RuntimeError: if the tool fails.
         """
-        _check_inputs(train_seqs, train_labels, query_ids, query_seqs)
+        check_inputs(train_seqs, train_labels, query_ids, query_seqs)
         start = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix=f"seqxent_{self.name}_") as tmp:
             folder = Path(workdir if workdir is not None else tmp).resolve()  # tools run with cwd=folder
             folder.mkdir(parents=True, exist_ok=True)
-            screened = self._screen(query_seqs)  # queries the tool cannot take never reach it
-            wanted = [i for i in range(len(query_seqs)) if i not in screened]
-            query_fasta = folder / "query.fa"
-            write_fasta(query_fasta, ((f"q{i}", query_seqs[i]) for i in wanted))
+            screened, query_fasta = write_queries(folder, query_seqs, self.min_words)
             labels = [str(y) for y in train_labels]
             calls = self._classify(folder, list(train_seqs), labels, query_fasta, threads)
         calls.update({i: (None, None, reason) for i, reason in screened.items()})
@@ -140,13 +137,7 @@ class Peer:
 
     def _screen(self, query_seqs: Sequence[str]) -> dict[int, str]:
         """Return query index -> reason for empty queries and those with fewer than ``min_words`` 8-mers."""
-        screened = {}
-        for i, seq in enumerate(query_seqs):
-            if not seq:
-                screened[i] = "empty sequence"
-            elif self.min_words and kmer_codes(seq, 8, NUCLEOTIDES).size < self.min_words:
-                screened[i] = f"fewer than {self.min_words} 8-mers made of A, C, G, T only"
-        return screened
+        return screen_queries(query_seqs, self.min_words)
 
     def _classify(
         self, folder: Path, train_seqs: list[str], train_labels: list[str], query_fasta: Path, threads: int
@@ -154,7 +145,37 @@ class Peer:
         raise NotImplementedError
 
 
-def _check_inputs(train_seqs, train_labels, query_ids, query_seqs) -> None:
+def screen_queries(query_seqs: Sequence[str], min_words: int = 0) -> dict[int, str]:
+    """Return query index -> reason for empty queries and those with fewer than ``min_words`` 8-mers.
+
+    Example:
+        >>> screen_queries(["", "ACGTACGTA", "NNNNNNNN"], min_words=1)
+        {0: 'empty sequence', 2: 'fewer than 1 8-mers made of A, C, G, T only'}
+    """
+    screened = {}
+    for i, seq in enumerate(query_seqs):
+        if not seq:
+            screened[i] = "empty sequence"
+        elif min_words and kmer_codes(seq, 8, NUCLEOTIDES).size < min_words:
+            screened[i] = f"fewer than {min_words} 8-mers made of A, C, G, T only"
+    return screened
+
+
+def write_queries(folder: Path, query_seqs: Sequence[str], min_words: int = 0) -> tuple[dict[int, str], Path]:
+    """Write ``folder/query.fa`` with ids ``q<i>``, leaving out the queries a tool cannot take.
+
+    Returns:
+        ``(screened, path)``: query index -> reason for every query left out (:func:`screen_queries`), and the
+        FASTA's path.
+    """
+    screened = screen_queries(query_seqs, min_words)  # queries the tool cannot take never reach it
+    query_fasta = folder / "query.fa"
+    write_fasta(query_fasta, ((f"q{i}", seq) for i, seq in enumerate(query_seqs) if i not in screened))
+    return screened, query_fasta
+
+
+def check_inputs(train_seqs, train_labels, query_ids, query_seqs) -> None:
+    """Raise ValueError unless the reference is non-empty and parallel, and the query ids unique and parallel."""
     if len(train_seqs) != len(train_labels) or len(train_seqs) == 0:
         raise ValueError(
             "Expected arguments `train_seqs` and `train_labels` to be non-empty and of the same length, "
@@ -197,15 +218,24 @@ class Sintax(Peer):
     def __init__(self, cutoff: float = 0.8, seed: int = 1) -> None:
         self.cutoff, self.seed = cutoff, seed
 
-    def _classify(self, folder, train_seqs, train_labels, query_fasta, threads) -> Calls:
-        ref_ids = [f"r{i};tax=s:{encode_label(y)}" for i, y in enumerate(train_labels)]
+    def search(self, folder: Path, headers: Sequence[str], train_seqs: Sequence[str], query_fasta: Path,
+               threads: int, extra: Sequence[str] = ()) -> Path:
+        """Write ``folder/reference.fa`` (``headers``: ``r<i>;tax=...``), run ``vsearch --sintax``; the output's path.
+
+        ``extra`` arguments are appended to the command (the lineage peer adds ``--strand plus``).
+        """
         reference = folder / "reference.fa"
-        write_fasta(reference, zip(ref_ids, train_seqs, strict=True))
+        write_fasta(reference, zip(headers, train_seqs, strict=True))
         out = folder / "sintax.tsv"
         command = ["vsearch", "--sintax", str(query_fasta), "--db", str(reference), "--tabbedout", str(out),
                    "--sintax_cutoff", str(self.cutoff), "--randseed", str(self.seed),
-                   "--threads", str(threads)]  # fmt: skip
+                   "--threads", str(threads), *extra]  # fmt: skip
         _run(command, folder)
+        return out
+
+    def _classify(self, folder, train_seqs, train_labels, query_fasta, threads) -> Calls:
+        ref_ids = [f"r{i};tax=s:{encode_label(y)}" for i, y in enumerate(train_labels)]
+        out = self.search(folder, ref_ids, train_seqs, query_fasta, threads)
         calls: Calls = {}
         for line in out.read_text().splitlines():
             fields = line.split("\t")
@@ -230,7 +260,9 @@ class BlastTopHit(Peer):
     def __init__(self, max_target_seqs: int = 5, task: str = "megablast") -> None:
         self.max_target_seqs, self.task = max_target_seqs, task
 
-    def _classify(self, folder, train_seqs, train_labels, query_fasta, threads) -> Calls:
+    def top_hits(self, folder: Path, train_seqs: Sequence[str], query_fasta: Path, threads: int
+                 ) -> dict[int, tuple[int, float]]:
+        """Build the database, run blastn; query index -> (reference index, percent identity) of its top hit."""
         ref_ids = [f"r{i}" for i in range(len(train_seqs))]
         reference = folder / "reference.fa"
         write_fasta(reference, zip(ref_ids, train_seqs, strict=True))
@@ -248,7 +280,11 @@ class BlastTopHit(Peer):
             query, score = int(qseqid[1:]), float(bitscore)
             if query not in best or score > best[query][0]:
                 best[query] = (score, int(sseqid[1:]), float(pident))
-        return {i: (train_labels[ref], pident / 100.0, "") for i, (_, ref, pident) in best.items()}
+        return {i: (ref, pident) for i, (_, ref, pident) in best.items()}
+
+    def _classify(self, folder, train_seqs, train_labels, query_fasta, threads) -> Calls:
+        hits = self.top_hits(folder, train_seqs, query_fasta, threads)
+        return {i: (train_labels[ref], pident / 100.0, "") for i, (ref, pident) in hits.items()}
 
 
 class RdpClassifier(Peer):
@@ -270,12 +306,15 @@ class RdpClassifier(Peer):
     def __init__(self, jar: str | Path | None = None, memory: str = "2g") -> None:
         self.jar, self.memory = (Path(jar) if jar is not None else tools.rdp_jar()), memory
 
-    def _classify(self, folder, train_seqs, train_labels, query_fasta, threads) -> Calls:
-        classes = sorted(set(train_labels))
-        taxonomy = ["0*Root*-1*0*rootrank"]  # id*name*parent id*depth*rank
-        taxonomy += [f"{i + 1}*{encode_label(c)}*0*1*genus" for i, c in enumerate(classes)]
+    def train_and_classify(self, folder: Path, taxonomy: Sequence[str], headers: Sequence[str],
+                           train_seqs: Sequence[str], query_fasta: Path) -> list[list[str]]:
+        """Train RDP on ``taxonomy`` lines and ``headers`` (``r<i><TAB>Root;...``), classify the queries.
+
+        Returns:
+            One ``[seqname, orientation, taxon, rank, confidence, taxon, rank, confidence, ...]`` per output line
+            (RDP's default ``allrank`` format: every node from ``Root`` down).
+        """
         (folder / "taxonomy.txt").write_text("\n".join(taxonomy) + "\n")
-        headers = [f"r{i}\tRoot;{encode_label(y)}" for i, y in enumerate(train_labels)]
         write_fasta(folder / "train.fa", zip(headers, train_seqs, strict=True))
         java = ["java", f"-Xmx{self.memory}", "-cp", str(self.jar), self._main]
         _run(java + ["train", "-o", "model", "-s", "train.fa", "-t", "taxonomy.txt"], folder)
@@ -284,10 +323,16 @@ class RdpClassifier(Peer):
             java + ["classify", "-t", "model/rRNAClassifier.properties", "-o", "rdp.tsv", str(query_fasta)],
             folder,
         )
+        return [line.split("\t") for line in (folder / "rdp.tsv").read_text().splitlines()]
+
+    def _classify(self, folder, train_seqs, train_labels, query_fasta, threads) -> Calls:
+        classes = sorted(set(train_labels))
+        taxonomy = ["0*Root*-1*0*rootrank"]  # id*name*parent id*depth*rank
+        taxonomy += [f"{i + 1}*{encode_label(c)}*0*1*genus" for i, c in enumerate(classes)]
+        headers = [f"r{i}\tRoot;{encode_label(y)}" for i, y in enumerate(train_labels)]
         calls: Calls = {}
-        for line in (folder / "rdp.tsv").read_text().splitlines():
-            fields = line.split("\t")  # seqname, orientation, then (taxon, rank, confidence) triples
-            triples = [fields[j : j + 3] for j in range(2, len(fields) - 2, 3)]
+        for fields in self.train_and_classify(folder, taxonomy, headers, train_seqs, query_fasta):
+            triples = rdp_triples(fields)
             genus = [(name, float(conf)) for name, rank, conf in triples if rank == "genus"]
             query = int(fields[0][1:])
             calls[query] = (
@@ -296,3 +341,13 @@ class RdpClassifier(Peer):
                 else (None, None, "RDP assigned no label below Root")
             )
         return calls
+
+
+def rdp_triples(fields: Sequence[str]) -> list[list[str]]:
+    """The ``[taxon, rank, confidence]`` triples of one RDP output line split at tabs (after name, orientation).
+
+    Example:
+        >>> rdp_triples(["q0", "", "Root", "rootrank", "1.0", "Bacteria", "domain", "0.97"])
+        [['Root', 'rootrank', '1.0'], ['Bacteria', 'domain', '0.97']]
+    """
+    return [list(fields[j : j + 3]) for j in range(2, len(fields) - 2, 3)]

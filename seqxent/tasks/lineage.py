@@ -302,6 +302,8 @@ class LineageTask(Task):
                 "n": int(named.sum()), "n_known": int(known[named, r].sum()),
                 "accuracy": {"value": float(correct.mean()), "ci95": _bootstrap_mean(correct, n_boot, seed)},
                 "accuracy_known": float(correct[known[named, r]].mean()) if known[named, r].any() else None,
+                # The network's heads alone (no temperatures, no nearest reference): what the mixture adds.
+                "accuracy_network": float(raw_correct.mean()),
                 "mean_confidence": float(conf[named, r].mean()), "ece": ece, "ece_before": ece_raw}
             calibration[rank] = {"ece": ece, "bins_after": bins.to_dict(), "bins_before": bins_raw.to_dict(),
                                  "ece_before": ece_raw}
