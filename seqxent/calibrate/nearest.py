@@ -4,11 +4,12 @@ A network cannot learn a taxon from one or two records; the closest reference se
 rank ``r`` a lineage model mixes its calibrated head with the taxon of the query's closest training sequence
 (:meth:`seqxent.calibrate.reference.KmerReference.nearest`, k-mer containment distance ``d``):
 
-    p_r = (1 − w_r(d)) · p_head,r + w_r(d) · onehot(taxon of the closest sequence at r),
-    w_r(d) = sigmoid(a_r + b_r · d)
+    p_r = (1 − w_r) · p_head,r + w_r · onehot(taxon t of the closest sequence at r),
+    w_r = sigmoid(a_r + b_r · d + c_r · log p_head,r(t))
 
-(:func:`seqxent.model.rank_heads.nearest_weight`). ``a_r`` and ``b_r`` minimise the validation negative
-log-likelihood of the mixture at the true taxon (the validation records are not in the reference, so the
+(:func:`seqxent.model.rank_heads.nearest_weight`): the neighbour counts more when it is close and when the
+network finds its taxon plausible. ``a_r``, ``b_r``, ``c_r`` minimise the validation negative log-likelihood
+of the mixture at the true taxon (the validation records are not in the reference, so the
 weights learn how often a neighbour at distance ``d`` shares the query's taxon at that rank). Where the closest
 sequence names no taxon at a rank, or none shares a k-mer with the query, the head stands alone. The mixture
 is a proper distribution, and its confidence at each rank is fitted, not assumed: near-identical neighbours
@@ -26,28 +27,32 @@ from seqxent.model.rank_heads import nearest_weight
 EPS = 1e-9
 
 
-def mixture_nll(params: np.ndarray, p_true: np.ndarray, neighbour_right: np.ndarray, distance: np.ndarray) -> float:
+def mixture_nll(params: np.ndarray, p_true: np.ndarray, neighbour_right: np.ndarray, distance: np.ndarray,
+                p_neighbour: np.ndarray | None = None) -> float:
     """Mean negative log-likelihood of the mixture at the true taxon.
 
     Args:
-        params: ``(a, b)``.
+        params: ``(a, b)`` or ``(a, b, c)``.
         p_true: the head's probability of the true taxon ``(N,)``.
         neighbour_right: whether the closest sequence's taxon is the true one ``(N,)``.
         distance: k-mer distance to the closest sequence ``(N,)``.
+        p_neighbour: the head's probability of the closest sequence's taxon ``(N,)`` (needed with ``c``).
 
     Example:
         >>> round(mixture_nll(np.array([0.0, 0.0]), np.array([0.5]), np.array([True]), np.array([0.0])), 4)
         0.2877
     """
-    w = nearest_weight(distance, *params)
+    w = nearest_weight(distance, *params, p_neighbour=p_neighbour)
     return float(-np.mean(np.log((1.0 - w) * p_true + w * neighbour_right + EPS)))
 
 
-def fit_nearest_weight(p_true: np.ndarray, neighbour_right: np.ndarray, distance: np.ndarray) -> tuple[float, float]:
-    """``(a, b)`` of :func:`~seqxent.model.rank_heads.nearest_weight` minimising :func:`mixture_nll` (L-BFGS-B).
+def fit_nearest_weight(p_true: np.ndarray, neighbour_right: np.ndarray, distance: np.ndarray,
+                       p_neighbour: np.ndarray | None = None) -> tuple[float, ...]:
+    """``(a, b[, c])`` of :func:`~seqxent.model.rank_heads.nearest_weight` minimising :func:`mixture_nll`.
 
-    Starts at ``(0, 0)`` (weight one half), with ``a`` in [-20, 20] and ``b`` in [-200, 200]. Without records
-    it returns ``(-20, 0)``: the weight vanishes and the head stands alone.
+    L-BFGS-B from ``(0, 0[, 0])`` (weight one half), with ``a`` in [-20, 20], ``b`` in [-200, 200] and ``c``
+    in [-5, 5]; ``c`` is fitted when ``p_neighbour`` is given. Without records it returns ``(-20, 0[, 0])``:
+    the weight vanishes and the head stands alone.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -59,8 +64,9 @@ def fit_nearest_weight(p_true: np.ndarray, neighbour_right: np.ndarray, distance
     """
     p_true, neighbour_right = np.asarray(p_true, dtype=np.float64), np.asarray(neighbour_right, dtype=np.float64)
     distance = np.asarray(distance, dtype=np.float64)
+    bounds = [(-20.0, 20.0), (-200.0, 200.0)] + ([(-5.0, 5.0)] if p_neighbour is not None else [])
     if not len(p_true):
-        return -20.0, 0.0
-    result = minimize(mixture_nll, np.zeros(2), args=(p_true, neighbour_right, distance), method="L-BFGS-B",
-                      bounds=[(-20.0, 20.0), (-200.0, 200.0)])
-    return float(result.x[0]), float(result.x[1])
+        return (-20.0,) + (0.0,) * (len(bounds) - 1)
+    result = minimize(mixture_nll, np.zeros(len(bounds)), args=(p_true, neighbour_right, distance, p_neighbour),
+                      method="L-BFGS-B", bounds=bounds)
+    return tuple(float(x) for x in result.x)

@@ -154,16 +154,14 @@ def _fit_nearest(ckpt: Checkpoint, task, data: PreparedData, preds, reference: K
     """Fit, per rank, the weight of the closest reference sequence's taxon (:mod:`seqxent.calibrate.nearest`)."""
     targets = task.reference_targets(ckpt, data, reference.sequences)
     weights, fits = {}, {}
-    for rank, (p_true, right, distance) in task.nearest_problems(ckpt, preds, targets).items():
-        weights[rank] = fit_nearest_weight(p_true, right, distance)
-        fits[rank] = {"a": weights[rank][0], "b": weights[rank][1], "n": len(p_true),
-                      "neighbour_right": float(np.mean(right)) if len(right) else None,
-                      "valid_nll_head": mixture_nll(np.array([-50.0, 0.0]), p_true, right, distance)
-                      if len(p_true) else None,
-                      "valid_nll_mixed": mixture_nll(np.array(weights[rank]), p_true, right, distance)
-                      if len(p_true) else None}
-        log.info("nearest reference, %s: w(d) = sigmoid(%.2f + %.2f d), neighbour right for %.3f of %d records, "
-                 "validation NLL %.4f -> %.4f", rank, *weights[rank], fits[rank]["neighbour_right"] or 0.0,
-                 len(p_true), fits[rank]["valid_nll_head"] or 0.0, fits[rank]["valid_nll_mixed"] or 0.0)
+    for rank, (p_true, right, distance, p_neighbour) in task.nearest_problems(ckpt, preds, targets).items():
+        weights[rank] = fit_nearest_weight(p_true, right, distance, p_neighbour)
+        nll = {key: mixture_nll(np.array(params), p_true, right, distance, p_neighbour) if len(p_true) else None
+               for key, params in (("valid_nll_head", (-50.0, 0.0, 0.0)), ("valid_nll_mixed", weights[rank]))}
+        fits[rank] = {**dict(zip("abc", weights[rank], strict=True)), "n": len(p_true),
+                      "neighbour_right": float(np.mean(right)) if len(right) else None, **nll}
+        log.info("nearest reference, %s: w = sigmoid(%.2f + %.2f d + %.2f log p), neighbour right for %.3f of %d "
+                 "records, validation NLL %.4f -> %.4f", rank, *weights[rank], fits[rank]["neighbour_right"] or 0.0,
+                 len(p_true), nll["valid_nll_head"] or 0.0, nll["valid_nll_mixed"] or 0.0)
     task.store_nearest(ckpt, targets, weights)
     ckpt.meta["calibration"]["nearest"] = fits

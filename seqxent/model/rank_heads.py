@@ -74,19 +74,35 @@ def rank_softmax(logits: np.ndarray, offsets: Sequence[int], temperatures: Seque
     return out.astype(logits.dtype if logits.dtype.kind == "f" else np.float64)
 
 
-def nearest_weight(distance: np.ndarray, a: float, b: float) -> np.ndarray:
-    """Weight of the closest reference sequence's taxon at distance ``d``: ``sigmoid(a + b · d)``.
+#: Floor of the head's probability inside the log of :func:`nearest_weight`.
+P_FLOOR = 1e-6
+
+
+def nearest_weight(distance: np.ndarray, a: float, b: float, c: float = 0.0,
+                   p_neighbour: np.ndarray | None = None) -> np.ndarray:
+    """Weight of the closest reference sequence's taxon: ``sigmoid(a + b·d + c·log p)``.
+
+    ``d`` is the k-mer distance to the closest sequence and ``p`` the head's own probability of that sequence's
+    taxon (floored at :data:`P_FLOOR`): the neighbour is trusted more when it is close and when the network
+    finds its taxon plausible. ``c = 0`` (or no ``p_neighbour``) leaves the distance alone.
 
     Example:
         >>> nearest_weight(np.array([0.0, 0.1]), 2.0, -40.0).round(3).tolist()
         [0.881, 0.119]
+        >>> nearest_weight(np.array([0.1, 0.1]), 2.0, -40.0, 1.0, np.array([1.0, 0.01])).round(3).tolist()
+        [0.119, 0.001]
     """
-    return 1.0 / (1.0 + np.exp(-(a + b * np.asarray(distance, dtype=np.float64))))
+    z = a + b * np.asarray(distance, dtype=np.float64)
+    if c and p_neighbour is not None:
+        z = z + c * np.log(np.maximum(np.asarray(p_neighbour, dtype=np.float64), P_FLOOR))
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def mix_nearest(probs: np.ndarray, offsets: Sequence[int], distance: np.ndarray, neighbour: np.ndarray,
                 weights: Sequence[Sequence[float]]) -> np.ndarray:
     """Per rank, ``(1 − w) · probs + w · onehot(neighbour)`` (in place); ``neighbour`` ``(N, R)`` class indices.
+
+    ``weights``: per rank the parameters ``(a, b[, c])`` of :func:`nearest_weight`.
 
     A neighbour class of :data:`MISSING` (the closest sequence names no taxon there, or there is none) leaves
     the rank's probabilities alone.
@@ -97,9 +113,10 @@ def mix_nearest(probs: np.ndarray, offsets: Sequence[int], distance: np.ndarray,
         [[0.75, 0.25, 0.2, 0.8]]
     """
     rows = np.arange(len(probs))
-    for r, (a, b) in enumerate(weights):
+    for r, params in enumerate(weights):
         has = neighbour[:, r] != MISSING
-        w = np.where(has, nearest_weight(distance, a, b), 0.0)
+        p_neighbour = probs[rows, np.where(has, neighbour[:, r], 0)]  # the head's probability of that taxon
+        w = np.where(has, nearest_weight(distance, *params, p_neighbour=p_neighbour), 0.0)
         probs[:, offsets[r]:offsets[r + 1]] *= (1.0 - w)[:, None]
         probs[rows[has], neighbour[has, r]] += w[has]
     return probs

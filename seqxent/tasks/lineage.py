@@ -198,7 +198,7 @@ class LineageTask(Task):
                         dtype=np.int64).reshape(len(sequences), len(ranks))
 
     def nearest_problems(self, ckpt, preds: SplitPredictions, targets: np.ndarray) -> dict[str, tuple]:
-        """Per rank, what the mixture weight is fitted to: ``(p_true, neighbour_right, distance)``.
+        """Per rank, what the mixture weight is fitted to: ``(p_true, neighbour_right, distance, p_neighbour)``.
 
         Of the validation records that name a taxon of the model there and whose closest sequence names the rank.
         """
@@ -210,7 +210,8 @@ class LineageTask(Task):
             truth = preds.target[:, r]
             neighbour = np.where(index >= 0, targets[np.maximum(index, 0), r], MISSING)
             use = (truth != MISSING) & (neighbour != MISSING)
-            out[rank] = (probs[use, truth[use]], neighbour[use] == truth[use], distance[use])
+            out[rank] = (probs[use, truth[use]], neighbour[use] == truth[use], distance[use],
+                         probs[use, neighbour[use]])
         return out
 
     def store_nearest(self, ckpt, targets: np.ndarray, weights: Mapping[str, tuple[float, float]]) -> None:

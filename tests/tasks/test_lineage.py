@@ -184,11 +184,13 @@ def test_the_closest_reference_is_mixed_in_with_its_fitted_weight(rdp_model):
     activate = TASK.output(ckpt)
     logits = np.zeros((2, len(ckpt.classes)), dtype=np.float32)
     head, mixed = activate(logits), activate(logits, (np.array([0.0, 0.3]), np.array([0, 1])))
-    for r, (a, b) in enumerate(mix["weights"]):
+    for r, params in enumerate(mix["weights"]):
+        assert len(params) == 3  # a, b, c of sigmoid(a + b·d + c·log p)
         for i, d in enumerate((0.0, 0.3)):
-            w, c = nearest_weight(np.array([d]), a, b)[0], targets[i, r]
+            c = targets[i, r]
             if c == MISSING:  # the closest sequence names no taxon here: the head stands alone
                 continue
+            w = nearest_weight(np.array([d]), *params, p_neighbour=head[i, c:c + 1])[0]
             np.testing.assert_allclose(mixed[i, c], (1 - w) * head[i, c] + w, rtol=1e-5)
 
 
