@@ -33,6 +33,7 @@ from sklearn.naive_bayes import MultinomialNB
 from threadpoolctl import threadpool_limits
 
 from seqxent.baseline.kmer import _check_lengths, _Classifier, _encode_labels
+from seqxent.data.taxonomy import RANK_LETTERS
 
 #: q2-feature-classifier's defaults: hashed features, 7-mers, additive smoothing, confidence cut-off.
 N_FEATURES, NGRAM, ALPHA, CONFIDENCE = 8192, 7, 0.001, 0.7
@@ -156,3 +157,65 @@ class QiimeNaiveBayes(_Classifier):
     def predict_proba(self, seqs: Sequence[str]) -> np.ndarray:
         """Return ``(N, C)`` posterior class probabilities of the (oriented) reads."""
         return self._proba(self.orient(seqs))
+
+
+# --------------------------------------------------------------------------- whole lineages as classes
+
+
+def qiime_taxon(lineage: Sequence[str], ranks: Sequence[str]) -> str:
+    """QIIME 2's taxonomy string of a lineage: every level, an empty one for a missing rank.
+
+    Example:
+        >>> qiime_taxon(["Bacteria", "", "Bacillus"], ["domain", "family", "genus"])
+        'd__Bacteria; f__; g__Bacillus'
+    """
+    return "; ".join(f"{RANK_LETTERS.get(rank, rank)}__{name}" for rank, name in zip(ranks, lineage, strict=True))
+
+
+def prefix_confidence(probs: np.ndarray, class_lineages: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """classify-sklearn's per-level confidence: summed probability of the classes that share the top's lineage.
+
+    Per level, the confidence is the summed probability of the classes whose lineage agrees with the most
+    probable class's down to that level (QIIME 2 walks the top class's levels, not each level's own best).
+
+    Args:
+        probs: ``(N, C)`` class probabilities.
+        class_lineages: ``C`` lineages (one name per level) of the classes.
+
+    Returns:
+        ``(top, confidence)``: ``(N,)`` index of the most probable class, ``(N, R)`` confidences.
+
+    Example:
+        >>> classes = [("A", "a1"), ("A", "a2"), ("B", "b1")]
+        >>> top, conf = prefix_confidence(np.array([[0.375, 0.25, 0.375]]), classes)  # a tie: the first class
+        >>> top.tolist(), conf.tolist()
+        ([0], [[0.625, 0.375]])
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    n_classes, n_levels = len(class_lineages), len(class_lineages[0]) if len(class_lineages) else 0
+    top = probs.argmax(axis=1)
+    confidence = np.zeros((len(probs), n_levels))
+    for r in range(n_levels):
+        groups: dict[tuple[str, ...], int] = {}
+        codes = np.array([groups.setdefault(tuple(lin[: r + 1]), len(groups)) for lin in class_lineages])
+        member = sp.csr_matrix((np.ones(n_classes), (np.arange(n_classes), codes)), shape=(n_classes, len(groups)))
+        summed = np.asarray(member.T @ probs.T).T  # ((G, C) @ (C, N)).T -> (N, G)
+        confidence[:, r] = summed[np.arange(len(probs)), codes[top]]
+    return top, confidence
+
+
+class ChunkedNaiveBayes(QiimeNaiveBayes):
+    """QIIME 2's ``LowMemoryMultinomialNB``: counts summed over chunks of reads (thousands of lineage classes)."""
+
+    chunk_size = 4000
+
+    def fit(self, seqs: Sequence[str], labels: Sequence) -> ChunkedNaiveBayes:  # noqa: D102
+        _check_lengths(seqs, labels)
+        self.classes_, target = _encode_labels(labels)
+        self.model_ = MultinomialNB(alpha=self.alpha, fit_prior=False)
+        seqs, every = list(seqs), np.arange(len(self.classes_))
+        with threadpool_limits(limits=self.threads):
+            for start in range(0, len(seqs), self.chunk_size):
+                stop = start + self.chunk_size
+                self.model_.partial_fit(self._features(seqs[start:stop]), target[start:stop], classes=every)
+        return self

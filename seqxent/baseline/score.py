@@ -8,13 +8,22 @@ headline metrics of a multi-label model from :mod:`seqxent.metrics.multilabel` (
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from seqxent.data.labels import THRESHOLD, multi_hot
+from seqxent.data.taxon_tree import TaxonTree, class_name
 from seqxent.metrics import classification as metrics
 from seqxent.metrics import multilabel as mm
+from seqxent.metrics.taxonomy import classification_rates, forced_accuracy
+from seqxent.tasks.lineage import LineageTask
 from seqxent.tasks.multilabel import HEADLINE
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from seqxent.baseline.lineage_peers import LineageCalls
 
 
 def encode_predictions(labels: Sequence[str | None], truth: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -144,3 +153,87 @@ def score_powerset_baseline(result, truth: list[str], classes: list[str], thresh
         out.update(log_loss_bits=mm.binary_log_loss(probs, target, 2), brier=mm.brier_score(probs, target),
                    macro_average_precision=mm.multilabel_metrics(probs, target, classes)["macro_average_precision"])
     return mm.to_json_value(out)
+
+
+#: Class index of a call that is no class of the model (``""``, or a name absent from the training split).
+#: Truth is ``>= 0``, ``-1`` (novel) or MISSING, so such a call is never right.
+NOT_A_CLASS = -2
+
+
+def encode_calls(tree: TaxonTree, calls: Sequence[Sequence[str]]) -> np.ndarray:
+    """``(N, R)`` class index of each call in ``tree``; :data:`NOT_A_CLASS` for ``""`` or a name it lacks.
+
+    Example:
+        >>> tree = TaxonTree.from_lineages([["A", "a1"], ["B", "b1"]], ["phylum", "genus"])
+        >>> encode_calls(tree, [["B", "a1"], ["", "zz"]]).tolist()
+        [[1, 2], [-2, -2]]
+    """
+    index = {c: i for i, c in enumerate(tree.classes)}
+    out = np.full((len(calls), len(tree.ranks)), NOT_A_CLASS, dtype=np.int64)
+    for n, row in enumerate(calls):
+        for r, (rank, name) in enumerate(zip(tree.ranks, row, strict=True)):
+            if name:
+                out[n, r] = index.get(class_name(rank, name), NOT_A_CLASS)
+    return out
+
+
+def rates_at_cutoff(truth, calls, stands, known, ranks: Sequence[str], n_boot: int = 0, seed: int = 0) -> dict:
+    """:func:`~seqxent.metrics.taxonomy.classification_rates` where a call stands wherever ``stands`` says.
+
+    Rank by rank (each rank's rates and intervals only use its own column, so with ``stands`` a prefix of
+    ``depth`` ranks this equals one call with that ``depth``); a call that does not stand is no call.
+
+    Args:
+        truth: ``(N, R)`` true class indices (MISSING where not named, -1 for a novel taxon).
+        calls: ``(N, R)`` called class indices.
+        stands: ``(N, R)`` booleans.
+        known: ``(N, R)`` booleans: the true taxon is a class.
+        ranks: the ``R`` rank names.
+        n_boot: bootstrap replicates of the intervals (0: none).
+        seed: seed of the bootstrap.
+    """
+    truth, calls, stands, known = (np.asarray(a) for a in (truth, calls, stands, known))
+    out = {}
+    for r, rank in enumerate(ranks):
+        col = slice(r, r + 1)
+        out.update(classification_rates(truth[:, col], calls[:, col], stands[:, r].astype(np.int64), known[:, col],
+                                         [rank], n_boot=n_boot, seed=seed))
+    return out
+
+
+def score_lineage_calls(result: LineageCalls, train_rows: pd.DataFrame, query_rows: pd.DataFrame,
+                        n_boot: int = 1000, seed: int = 1) -> dict:
+    """Per-rank forced accuracy and IDTAXA rates at the peer's cut-off, on the classes of the lineage model.
+
+    Args:
+        result: the peer's calls on ``query_rows`` (same order).
+        train_rows: the training split (its lineages are the model's classes).
+        query_rows: the scored split, with a column per rank.
+        n_boot: bootstrap replicates of the intervals.
+        seed: seed of the bootstrap.
+
+    Returns:
+        ``{"cutoff", "per_rank": {rank: {"n", "n_known", "accuracy": {"value", "ci95"}, "accuracy_known",
+        "rates_at_cutoff"}}}``: ``accuracy`` of the forced calls over the records naming the rank (a novel taxon
+        is always wrong), ``accuracy_known`` over those whose taxon is a class, ``rates_at_cutoff`` the block of
+        :func:`~seqxent.metrics.taxonomy.classification_rates`.
+
+    Raises:
+        ValueError: if the query ids differ from ``result.ids``.
+    """
+    if list(query_rows["id"]) != list(result.ids):
+        raise ValueError("Expected argument `query_rows` to hold the queries of `result`, in the same order")
+    ranks = result.ranks
+    tree = TaxonTree.from_lineages(train_rows[ranks].to_numpy().tolist(), ranks)
+    truth, known = LineageTask.truth(tree, query_rows)
+    calls = encode_calls(tree, result.calls)
+    named = np.array([[bool(name) for name in row] for row in result.calls], dtype=bool).reshape(calls.shape)
+    stands = (np.arange(len(ranks))[None, :] < result.depth[:, None]) & named  # (R,) vs (N, 1) -> (N, R)
+    rates = rates_at_cutoff(truth, calls, stands, known, ranks, n_boot, seed)
+    forced = forced_accuracy(truth, calls, ranks, n_boot=n_boot, seed=seed)
+    forced_known = forced_accuracy(truth, calls, ranks, known=known)
+    per_rank = {rank: {"n": forced[rank]["n"], "n_known": rates[rank]["n_known"],
+                       "accuracy": {"value": forced[rank]["accuracy"], "ci95": forced[rank].get("ci")},
+                       "accuracy_known": forced_known[rank]["accuracy"], "rates_at_cutoff": rates[rank]}
+                for rank in ranks}
+    return {"cutoff": result.cutoff, "per_rank": per_rank}

@@ -25,9 +25,9 @@ import logging
 from pathlib import Path
 
 from seqxent import tools
-from seqxent.baseline.lineage_peers import LINEAGE_PEERS, run_lineage_peer, score_lineage_calls
+from seqxent.baseline.lineage_peers import LINEAGE_PEERS, run_lineage_peer
 from seqxent.baseline.methods import METHODS, run_method
-from seqxent.baseline.score import score_powerset_baseline, score_result
+from seqxent.baseline.score import score_lineage_calls, score_powerset_baseline, score_result
 from seqxent.data.dataset import read_dataset
 from seqxent.data.io import atomic_write, write_table
 from seqxent.errors import InputError
