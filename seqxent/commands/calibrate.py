@@ -154,11 +154,11 @@ def _fit_nearest(ckpt: Checkpoint, task, data: PreparedData, preds, reference: K
     """Fit, per rank, the weight of the closest reference sequence's taxon (:mod:`seqxent.calibrate.nearest`)."""
     targets = task.reference_targets(ckpt, data, reference.sequences)
     weights, fits = {}, {}
-    for rank, (p_true, right, distance, p_neighbour) in task.nearest_problems(ckpt, preds, targets).items():
-        weights[rank] = fit_nearest_weight(p_true, right, distance, p_neighbour)
-        nll = {key: mixture_nll(np.array(params), p_true, right, distance, p_neighbour) if len(p_true) else None
+    for rank, (p_true, right, distance, p_neighbour, novel) in task.nearest_problems(ckpt, preds, targets).items():
+        weights[rank] = fit_nearest_weight(p_true, right, distance, p_neighbour, novel)
+        nll = {key: mixture_nll(np.array(params), p_true, right, distance, p_neighbour, novel) if len(p_true) else None
                for key, params in (("valid_nll_head", (-50.0, 0.0, 0.0)), ("valid_nll_mixed", weights[rank]))}
-        fits[rank] = {**dict(zip("abc", weights[rank], strict=True)), "n": len(p_true),
+        fits[rank] = {**dict(zip("abc", weights[rank], strict=True)), "n": len(p_true), "n_novel": int(novel.sum()),
                       "neighbour_right": float(np.mean(right)) if len(right) else None, **nll}
         log.info("nearest reference, %s: w = sigmoid(%.2f + %.2f d + %.2f log p), neighbour right for %.3f of %d "
                  "records, validation NLL %.4f -> %.4f", rank, *weights[rank], fits[rank]["neighbour_right"] or 0.0,

@@ -198,20 +198,24 @@ class LineageTask(Task):
                         dtype=np.int64).reshape(len(sequences), len(ranks))
 
     def nearest_problems(self, ckpt, preds: SplitPredictions, targets: np.ndarray) -> dict[str, tuple]:
-        """Per rank, what the mixture weight is fitted to: ``(p_true, neighbour_right, distance, p_neighbour)``.
+        """Per rank, what the mixture weight is fitted to: ``(p_true, neighbour_right, distance, p_neighbour, novel)``.
 
-        Of the validation records that name a taxon of the model there and whose closest sequence names the rank.
+        Of the validation records that name the rank and whose closest sequence names it too. ``novel`` marks a
+        record whose taxon is no class of the model (absent from training): its neighbour is wrong for sure, and
+        it counts by the probability the mixture leaves off the neighbour's taxon (``p_true`` is 0 there).
         """
         tree = TaxonTree.from_meta(ckpt.meta["lineage"], ckpt.classes)
+        truth_all, _ = self.truth(tree, preds.rows)  # -1: a named taxon that is no class
         probs = self.output(ckpt)(preds.logits)  # the heads alone, at their temperatures
         distance, index = preds.nearest
         out = {}
         for r, rank in enumerate(tree.ranks):
-            truth = preds.target[:, r]
+            truth = truth_all[:, r]
             neighbour = np.where(index >= 0, targets[np.maximum(index, 0), r], MISSING)
             use = (truth != MISSING) & (neighbour != MISSING)
-            out[rank] = (probs[use, truth[use]], neighbour[use] == truth[use], distance[use],
-                         probs[use, neighbour[use]])
+            novel = truth[use] < 0
+            out[rank] = (np.where(novel, 0.0, probs[use, np.maximum(truth[use], 0)]), neighbour[use] == truth[use],
+                         distance[use], probs[use, neighbour[use]], novel)
         return out
 
     def store_nearest(self, ckpt, targets: np.ndarray, weights: Mapping[str, tuple[float, float]]) -> None:

@@ -222,6 +222,11 @@ def test_mixture_weights_are_fitted_to_how_often_the_neighbour_is_right():
     w = nearest_weight(np.array([0.0, 0.1, 0.3]), a, b)
     assert w[0] > 0.9 and w[2] < 0.05 and w[0] > w[1] > w[2]
     assert fit_nearest_weight(np.array([]), np.array([]), np.array([])) == (-20.0, 0.0)
+    # Half the records are of taxa the model lacks: their neighbours are wrong, so the weight must drop.
+    novel = np.arange(2000) % 2 == 0
+    p_nb = np.full(2000, 0.05)
+    a2, b2, _ = fit_nearest_weight(np.where(novel, 0.0, 0.05), right & ~novel, distance, p_nb, novel)
+    assert nearest_weight(np.array([0.0]), a2, b2)[0] < nearest_weight(np.array([0.0]), a, b)[0]
 
 
 @pytest.mark.skipif(not tools.is_installed("vsearch"), reason=tools.not_run_reason("vsearch"))
