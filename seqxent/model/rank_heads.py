@@ -58,20 +58,26 @@ class LineageLoss:
 
 def rank_softmax(logits: np.ndarray, offsets: Sequence[int], temperatures: Sequence[float] | float = 1.0
                  ) -> np.ndarray:
-    """Softmax of each rank's block of ``logits / T_r`` (float64 math, the input's dtype out).
+    """Softmax of each rank's block of ``logits / T_r``, in the input's float type (float64 for integers).
+
+    Computed in place in one output array (tens of thousands of classes a record: prediction time matters); the
+    maximum is subtracted first, so no logit overflows.
 
     Example:
         >>> rank_softmax(np.array([[0.0, 0.0, 1.0, 1.0, 1.0]]), [0, 2, 5]).round(3).tolist()
         [[0.5, 0.5, 0.333, 0.333, 0.333]]
     """
     logits = np.asarray(logits)
+    dtype = logits.dtype if logits.dtype.kind == "f" else np.dtype(np.float64)
     temps = np.broadcast_to(np.asarray(temperatures, dtype=np.float64), (len(offsets) - 1,))
-    out = np.empty(logits.shape, dtype=np.float64)
+    out = np.array(logits, dtype=dtype, copy=True)
     for r in range(len(offsets) - 1):
-        z = logits[:, offsets[r]:offsets[r + 1]].astype(np.float64) / temps[r]
-        z = np.exp(z - z.max(axis=1, keepdims=True))
-        out[:, offsets[r]:offsets[r + 1]] = z / z.sum(axis=1, keepdims=True)
-    return out.astype(logits.dtype if logits.dtype.kind == "f" else np.float64)
+        z = out[:, offsets[r]:offsets[r + 1]]  # a view: every step below writes into `out`
+        z -= z.max(axis=1, keepdims=True)
+        z *= dtype.type(1.0 / temps[r])
+        np.exp(z, out=z)
+        z /= z.sum(axis=1, keepdims=True)
+    return out
 
 
 #: Floor of the head's probability inside the log of :func:`nearest_weight`.
