@@ -28,7 +28,8 @@ EPS = 1e-9
 
 
 def mixture_nll(params: np.ndarray, p_true: np.ndarray, neighbour_right: np.ndarray, distance: np.ndarray,
-                p_neighbour: np.ndarray | None = None, novel: np.ndarray | None = None) -> float:
+                p_neighbour: np.ndarray | None = None, novel: np.ndarray | None = None,
+                margin: np.ndarray | None = None) -> float:
     """Mean negative log-likelihood of the mixture at the true taxon.
 
     A record of a taxon the model lacks (``novel``) counts by the probability left off the closest sequence's
@@ -36,19 +37,20 @@ def mixture_nll(params: np.ndarray, p_true: np.ndarray, neighbour_right: np.ndar
     would be fitted on known taxa only and make the calls of new species overconfident.
 
     Args:
-        params: ``(a, b)`` or ``(a, b, c)``.
+        params: ``(a, b)``, ``(a, b, c)`` or ``(a, b, c, e)``.
         p_true: the head's probability of the true taxon ``(N,)``.
         neighbour_right: whether the closest sequence's taxon is the true one ``(N,)``.
         distance: k-mer distance to the closest sequence ``(N,)``.
         p_neighbour: the head's probability of the closest sequence's taxon ``(N,)`` (needed with ``c`` or
             ``novel``).
         novel: whether each record's taxon is no class of the model ``(N,)`` (None: none is).
+        margin: how much farther the closest sequence of another taxon is ``(N,)`` (needed with ``e``).
 
     Example:
         >>> round(mixture_nll(np.array([0.0, 0.0]), np.array([0.5]), np.array([True]), np.array([0.0])), 4)
         0.2877
     """
-    w = nearest_weight(distance, *params, p_neighbour=p_neighbour)
+    w = nearest_weight(distance, *params, p_neighbour=p_neighbour, margin=margin)
     likelihood = (1.0 - w) * p_true + w * neighbour_right
     if novel is not None and np.any(novel):
         likelihood = np.where(novel, 1.0 - ((1.0 - w) * p_neighbour + w), likelihood)
@@ -56,11 +58,13 @@ def mixture_nll(params: np.ndarray, p_true: np.ndarray, neighbour_right: np.ndar
 
 
 def fit_nearest_weight(p_true: np.ndarray, neighbour_right: np.ndarray, distance: np.ndarray,
-                       p_neighbour: np.ndarray | None = None, novel: np.ndarray | None = None) -> tuple[float, ...]:
+                       p_neighbour: np.ndarray | None = None, novel: np.ndarray | None = None,
+                       margin: np.ndarray | None = None) -> tuple[float, ...]:
     """``(a, b[, c])`` of :func:`~seqxent.model.rank_heads.nearest_weight` minimising :func:`mixture_nll`.
 
     L-BFGS-B from ``(0, 0[, 0])`` (weight one half), with ``a`` in [-20, 20], ``b`` in [-200, 200] and ``c``
-    in [-5, 5]; ``c`` is fitted when ``p_neighbour`` is given; ``novel`` as in :func:`mixture_nll`. Without
+    in [-5, 5], ``e`` in [-200, 200]; ``c`` is fitted when ``p_neighbour`` is given, ``e`` when ``margin`` is
+    (then ``p_neighbour`` is needed too); ``novel`` as in :func:`mixture_nll`. Without
     records it returns ``(-20, 0[, 0])``: the weight vanishes and the head stands alone.
 
     Example:
@@ -74,8 +78,10 @@ def fit_nearest_weight(p_true: np.ndarray, neighbour_right: np.ndarray, distance
     p_true, neighbour_right = np.asarray(p_true, dtype=np.float64), np.asarray(neighbour_right, dtype=np.float64)
     distance = np.asarray(distance, dtype=np.float64)
     bounds = [(-20.0, 20.0), (-200.0, 200.0)] + ([(-5.0, 5.0)] if p_neighbour is not None else [])
+    bounds += [(-200.0, 200.0)] if margin is not None else []
     if not len(p_true):
         return (-20.0,) + (0.0,) * (len(bounds) - 1)
     result = minimize(mixture_nll, np.zeros(len(bounds)),
-                      args=(p_true, neighbour_right, distance, p_neighbour, novel), method="L-BFGS-B", bounds=bounds)
+                      args=(p_true, neighbour_right, distance, p_neighbour, novel, margin), method="L-BFGS-B",
+                      bounds=bounds)
     return tuple(float(x) for x in result.x)

@@ -141,38 +141,53 @@ class KmerReference:
         """
         return self.nearest(queries)[0]
 
-    def nearest(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(self, queries: Sequence[str], labels: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """:meth:`distance` and the closest record of each query: ``(distance (N,), index (N,))``.
 
         ``index`` points into :attr:`sequences` (the sorted distinct training sequences); on a tie the lowest
-        index wins; ``-1`` for a query that shares no k-mer with any record.
+        index wins; ``-1`` for a query that shares no k-mer with any record. With ``labels`` (``(M, R)``
+        integer labels of the records, e.g. their taxon at each rank; negative: none) a third array ``(N, R)``
+        holds, per query and column, the distance to the closest record labelled otherwise than the closest
+        one (1 when there is none): how far the runner-up taxon is.
 
         Example:
-            >>> ref = KmerReference(["ACGTACGTTT", "GGGGCCCCAA"], k=4)
+            >>> ref = KmerReference(["ACGTACGTTT", "GGGGCCCCAA", "ACGTACGAAA"], k=4)
             >>> distance, index = ref.nearest(["GGGGCCCTT", "ACGTACG", "TTTTTTT"])
             >>> distance.round(3).tolist(), index.tolist()
-            ([0.333, 0.0, 1.0], [1, 0, -1])
+            ([0.333, 0.0, 1.0], [2, 0, -1])
+            >>> ref.nearest(["ACGTACG"], labels=np.array([[0], [1], [1]]))[2].round(3).tolist()
+            [[0.0]]
         """
-        out, index = np.ones(len(queries), dtype=np.float64), np.full(len(queries), -1, dtype=np.int64)
-        for start in range(0, len(queries), _CHUNK):
-            out[start:start + _CHUNK], index[start:start + _CHUNK] = self._distance_chunk(queries[start:start + _CHUNK])
-        return out, index
+        n = len(queries)
+        out, index = np.ones(n, dtype=np.float64), np.full(n, -1, dtype=np.int64)
+        other = np.ones((n, labels.shape[1]), dtype=np.float64) if labels is not None else None
+        for start in range(0, n, _CHUNK):
+            part = self._distance_chunk(queries[start:start + _CHUNK], labels)
+            out[start:start + _CHUNK], index[start:start + _CHUNK] = part[0], part[1]
+            if other is not None:
+                other[start:start + _CHUNK] = part[2]
+        return (out, index) if other is None else (out, index, other)
 
-    def _distance_chunk(self, queries: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _distance_chunk(self, queries: Sequence[str], labels: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         from scipy import sparse
 
         incidence, vocabulary = self.index()
         query, flat = chunk_kmers(queries, self.k, self.scaled)
         sizes = np.bincount(query, minlength=len(queries))
         if not len(flat):
-            return np.ones(len(queries)), np.full(len(queries), -1)
+            none = (np.ones(len(queries)), np.full(len(queries), -1))
+            return none if labels is None else (*none, np.ones((len(queries), labels.shape[1])))
         pos = np.searchsorted(vocabulary, flat).clip(max=len(vocabulary) - 1)
         found = vocabulary[pos] == flat  # k-mers no training record holds count only in |K(q)|
         hits = sparse.csr_matrix((np.ones(int(found.sum()), dtype=np.float32), (query[found], pos[found])),
                                  shape=(len(queries), len(vocabulary)))
         shared = hits @ incidence  # (queries, records): shared k-mers of every pair; the best record per query
         best, where = _row_max(shared)
-        return np.where(sizes > 0, 1.0 - best / np.maximum(sizes, 1), 1.0), np.where(best > 0, where, -1)
+        distance = np.where(sizes > 0, 1.0 - best / np.maximum(sizes, 1), 1.0)
+        where = np.where(best > 0, where, -1)
+        if labels is None:
+            return distance, where
+        return distance, where, _runner_up(shared, labels, where, sizes)
 
     def to_meta(self) -> dict:
         """The reference for a checkpoint's ``meta["reference"]``: k and the gzipped sequences as bytes."""
@@ -188,6 +203,29 @@ class KmerReference:
             return None
         text = gzip.decompress(stored["sequences_gz"].numpy().tobytes()).decode("ascii")
         return cls(text.split("\n"), int(stored["k"]), int(stored["scaled"]))
+
+
+def _runner_up(shared, labels: np.ndarray, where: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``(N, R)`` distance to the closest record whose label in each column differs from the closest record's."""
+    n = shared.shape[0]
+    top = labels[np.maximum(where, 0)]  # (N, R): the closest record's labels
+    out = np.ones((n, labels.shape[1]))
+    if isinstance(shared, np.ndarray):
+        for r in range(labels.shape[1]):
+            other = (labels[None, :, r] != top[:, r, None]) & (labels[None, :, r] >= 0)
+            out[:, r] = (shared * other).max(axis=1, initial=0.0)
+    else:
+        counts = np.diff(shared.indptr)
+        filled = counts > 0
+        rows = np.repeat(np.arange(n), counts)
+        for r in range(labels.shape[1]):
+            entry = labels[shared.indices, r]
+            values = np.where((entry != top[rows, r]) & (entry >= 0), shared.data, 0.0)
+            column = np.zeros(n)
+            if filled.any():
+                column[filled] = np.maximum.reduceat(values, shared.indptr[:-1][filled])
+            out[:, r] = column
+    return np.where((sizes > 0)[:, None], 1.0 - out / np.maximum(sizes, 1)[:, None], 1.0)
 
 
 def _row_max(matrix) -> tuple[np.ndarray, np.ndarray]:

@@ -81,9 +81,10 @@ def run(args: argparse.Namespace) -> None:
     _fit_temperatures(ckpt, task, preds, prior_sd)
     if task.novelty or task.nearest_reference:  # for DNA the k-mer reference
         reference = _add_reference(ckpt, data, args.reference_k, args.reference_scaled)
-        preds.nearest = reference.nearest(preds.rows["sequence"].tolist()) if reference is not None else None
-    if task.nearest_reference and preds.nearest is not None:
-        _fit_nearest(ckpt, task, data, preds, reference)
+        if reference is not None and task.nearest_reference:  # sets preds.nearest, with the runner-up taxa
+            _fit_nearest(ckpt, task, data, preds, reference)
+        elif reference is not None:
+            preds.nearest = reference.nearest(preds.rows["sequence"].tolist())
     if task.lineages:  # the default cut-off of the lineage calls
         chosen = task.choose_cutoff(ckpt, preds, args.max_misclassification)
         ckpt.meta["calibration"]["cutoff"] = chosen
@@ -153,14 +154,18 @@ def _add_reference(ckpt: Checkpoint, data: PreparedData, k: int, scaled: int) ->
 def _fit_nearest(ckpt: Checkpoint, task, data: PreparedData, preds, reference: KmerReference) -> None:
     """Fit, per rank, the weight of the closest reference sequence's taxon (:mod:`seqxent.calibrate.nearest`)."""
     targets = task.reference_targets(ckpt, data, reference.sequences)
+    preds.nearest = reference.nearest(preds.rows["sequence"].tolist(), targets)  # with the runner-up taxa
     weights, fits = {}, {}
-    for rank, (p_true, right, distance, p_neighbour, novel) in task.nearest_problems(ckpt, preds, targets).items():
-        weights[rank] = fit_nearest_weight(p_true, right, distance, p_neighbour, novel)
-        nll = {key: mixture_nll(np.array(params), p_true, right, distance, p_neighbour, novel) if len(p_true) else None
-               for key, params in (("valid_nll_head", (-50.0, 0.0, 0.0)), ("valid_nll_mixed", weights[rank]))}
-        fits[rank] = {**dict(zip("abc", weights[rank], strict=True)), "n": len(p_true), "n_novel": int(novel.sum()),
+    for rank, problem in task.nearest_problems(ckpt, preds, targets).items():
+        p_true, right, distance, p_neighbour, novel, margin = problem
+        weights[rank] = fit_nearest_weight(*problem)
+        nll = {key: mixture_nll(np.array(params), *problem) if len(p_true) else None
+               for key, params in (("valid_nll_head", (-50.0, 0.0, 0.0, 0.0)),
+                                   ("valid_nll_mixed", weights[rank]))}
+        fits[rank] = {**dict(zip("abce", weights[rank], strict=True)), "n": len(p_true), "n_novel": int(novel.sum()),
                       "neighbour_right": float(np.mean(right)) if len(right) else None, **nll}
-        log.info("nearest reference, %s: w = sigmoid(%.2f + %.2f d + %.2f log p), neighbour right for %.3f of %d "
+        log.info("nearest reference, %s: w = sigmoid(%.2f + %.2f d + %.2f log p + %.2f margin), neighbour right for "
+                 "%.3f of %d "
                  "records, validation NLL %.4f -> %.4f", rank, *weights[rank], fits[rank]["neighbour_right"] or 0.0,
                  len(p_true), nll["valid_nll_head"] or 0.0, nll["valid_nll_mixed"] or 0.0)
     task.store_nearest(ckpt, targets, weights)

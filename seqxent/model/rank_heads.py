@@ -84,31 +84,35 @@ def rank_softmax(logits: np.ndarray, offsets: Sequence[int], temperatures: Seque
 P_FLOOR = 1e-6
 
 
-def nearest_weight(distance: np.ndarray, a: float, b: float, c: float = 0.0,
-                   p_neighbour: np.ndarray | None = None) -> np.ndarray:
-    """Weight of the closest reference sequence's taxon: ``sigmoid(a + b·d + c·log p)``.
+def nearest_weight(distance: np.ndarray, a: float, b: float, c: float = 0.0, e: float = 0.0,
+                   p_neighbour: np.ndarray | None = None, margin: np.ndarray | None = None) -> np.ndarray:
+    """Weight of the closest reference sequence's taxon: ``sigmoid(a + b·d + c·log p + e·m)``.
 
-    ``d`` is the k-mer distance to the closest sequence and ``p`` the head's own probability of that sequence's
-    taxon (floored at :data:`P_FLOOR`): the neighbour is trusted more when it is close and when the network
-    finds its taxon plausible. ``c = 0`` (or no ``p_neighbour``) leaves the distance alone.
+    ``d`` is the k-mer distance to the closest sequence, ``p`` the head's own probability of that sequence's
+    taxon (floored at :data:`P_FLOOR`) and ``m`` the margin: how much farther the closest sequence of another
+    taxon is. The neighbour is trusted more when it is close, when the network finds its taxon plausible and
+    when no other taxon comes near. A zero coefficient (or a missing input) leaves its term out.
 
     Example:
         >>> nearest_weight(np.array([0.0, 0.1]), 2.0, -40.0).round(3).tolist()
         [0.881, 0.119]
-        >>> nearest_weight(np.array([0.1, 0.1]), 2.0, -40.0, 1.0, np.array([1.0, 0.01])).round(3).tolist()
+        >>> nearest_weight(np.array([0.1, 0.1]), 2.0, -40.0, 1.0, p_neighbour=np.array([1.0, 0.01])).round(3).tolist()
         [0.119, 0.001]
     """
     z = a + b * np.asarray(distance, dtype=np.float64)
     if c and p_neighbour is not None:
         z = z + c * np.log(np.maximum(np.asarray(p_neighbour, dtype=np.float64), P_FLOOR))
+    if e and margin is not None:
+        z = z + e * np.asarray(margin, dtype=np.float64)
     return 1.0 / (1.0 + np.exp(-z))
 
 
 def mix_nearest(probs: np.ndarray, offsets: Sequence[int], distance: np.ndarray, neighbour: np.ndarray,
-                weights: Sequence[Sequence[float]]) -> np.ndarray:
+                weights: Sequence[Sequence[float]], runner_up: np.ndarray | None = None) -> np.ndarray:
     """Per rank, ``(1 − w) · probs + w · onehot(neighbour)`` (in place); ``neighbour`` ``(N, R)`` class indices.
 
-    ``weights``: per rank the parameters ``(a, b[, c])`` of :func:`nearest_weight`.
+    ``weights``: per rank the parameters ``(a, b[, c[, e]])`` of :func:`nearest_weight`; ``runner_up``
+    ``(N, R)``: the distance to the closest sequence of another taxon (the margin is its excess over ``distance``).
 
     A neighbour class of :data:`MISSING` (the closest sequence names no taxon there, or there is none) leaves
     the rank's probabilities alone.
@@ -122,7 +126,8 @@ def mix_nearest(probs: np.ndarray, offsets: Sequence[int], distance: np.ndarray,
     for r, params in enumerate(weights):
         has = neighbour[:, r] != MISSING
         p_neighbour = probs[rows, np.where(has, neighbour[:, r], 0)]  # the head's probability of that taxon
-        w = np.where(has, nearest_weight(distance, *params, p_neighbour=p_neighbour), 0.0)
+        margin = runner_up[:, r] - distance if runner_up is not None else None
+        w = np.where(has, nearest_weight(distance, *params, p_neighbour=p_neighbour, margin=margin), 0.0)
         probs[:, offsets[r]:offsets[r + 1]] *= (1.0 - w)[:, None]
         probs[rows[has], neighbour[has, r]] += w[has]
     return probs

@@ -119,7 +119,8 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
     # The engine computes the next chunk's logits in the background while this one is yielded (and written),
     # and as many side threads as it has workers its k-mer distances (numpy and scipy release the GIL).
     with ThreadPoolExecutor(engine.workers) as side:
-        prepared = (_prepare(chunk, ckpt, reference, side, engine.workers, both)
+        labels = task.reference_labels(ckpt)  # lineage models: the runner-up taxa of the mixture
+        prepared = (_prepare(chunk, ckpt, reference, side, engine.workers, both, labels)
                     for chunk in _chunks(records, chunk_size))
         for (chunk, checked, parts), logits in engine.map_chunks(prepared, batch_size, max_tokens):
             found = [part.result() for part in parts]
@@ -163,7 +164,8 @@ def _orient(logits: list[np.ndarray], nearest: tuple[np.ndarray, np.ndarray] | N
     minus = top[n:] > top[:n]
     chosen = np.where(minus[:, None], stacked[n:], stacked[:n])  # (N, K)
     if nearest is not None:
-        nearest = tuple(np.where(minus, values[n:], values[:n]) for values in nearest)
+        nearest = tuple(np.where(minus.reshape(-1, *[1] * (values.ndim - 1)), values[n:], values[:n])
+                        for values in nearest)
     return list(chosen), nearest, ["-" if m else "+" for m in minus]
 
 
@@ -187,8 +189,8 @@ def _predictions(chunk: list[FastaRecord], checked: list[tuple[str, str]], logit
 
 
 def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint, reference: KmerReference | None,
-             side: ThreadPoolExecutor, n_parts: int,
-             both: bool = False) -> tuple[tuple[list, list, list[Future]], list[Example]]:
+             side: ThreadPoolExecutor, n_parts: int, both: bool = False,
+             labels: np.ndarray | None = None) -> tuple[tuple[list, list, list[Future]], list[Example]]:
     """``((chunk, checks, distances), examples)`` of a chunk of records.
 
     ``checks`` holds each record's cleaned sequence and skip reason, ``examples`` the valid records encoded
@@ -209,7 +211,7 @@ def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint, reference: KmerReferenc
     parts = []
     if reference is not None and valid:
         step = -(-len(valid) // n_parts)
-        parts = [side.submit(reference.nearest, valid[i:i + step]) for i in range(0, len(valid), step)]
+        parts = [side.submit(reference.nearest, valid[i:i + step], labels) for i in range(0, len(valid), step)]
     return (chunk, [(seq, why) for seq, why, _ in checked], parts), examples
 
 

@@ -181,11 +181,18 @@ class LineageTask(Task):
             probs = rank_softmax(logits, offsets, temps)
             if mix is None or nearest is None:
                 return probs
-            distance, index = nearest
+            distance, index, *runner_up = nearest
             neighbour = np.where(index[:, None] >= 0, targets[np.maximum(index, 0)], MISSING)
-            return mix_nearest(probs, offsets, distance, neighbour, mix["weights"])
+            return mix_nearest(probs, offsets, distance, neighbour, mix["weights"], *runner_up)
 
         return activate
+
+    def reference_labels(self, ckpt) -> np.ndarray | None:
+        """``(M, R)`` taxa of the reference sequences (for the runner-up distances of the mixture), or None."""
+        mix = ckpt.meta["lineage"].get("nearest")
+        if mix is None:
+            return None
+        return np.asarray(mix["reference_targets"], dtype=np.int64).reshape(-1, len(ckpt.meta["lineage"]["ranks"]))
 
     def reference_targets(self, ckpt, data, sequences: Sequence[str]) -> np.ndarray:
         """``(M, R)`` class index at each rank of each reference sequence (its training records' lineage)."""
@@ -198,7 +205,7 @@ class LineageTask(Task):
                         dtype=np.int64).reshape(len(sequences), len(ranks))
 
     def nearest_problems(self, ckpt, preds: SplitPredictions, targets: np.ndarray) -> dict[str, tuple]:
-        """Per rank, what the mixture weight is fitted to: ``(p_true, neighbour_right, distance, p_neighbour, novel)``.
+        """Per rank, what the mixture weight is fitted to: ``(p_true, right, distance, p_neighbour, novel, margin)``.
 
         Of the validation records that name the rank and whose closest sequence names it too. ``novel`` marks a
         record whose taxon is no class of the model (absent from training): its neighbour is wrong for sure, and
@@ -207,7 +214,7 @@ class LineageTask(Task):
         tree = TaxonTree.from_meta(ckpt.meta["lineage"], ckpt.classes)
         truth_all, _ = self.truth(tree, preds.rows)  # -1: a named taxon that is no class
         probs = self.output(ckpt)(preds.logits)  # the heads alone, at their temperatures
-        distance, index = preds.nearest
+        distance, index, runner_up = preds.nearest
         out = {}
         for r, rank in enumerate(tree.ranks):
             truth = truth_all[:, r]
@@ -215,7 +222,7 @@ class LineageTask(Task):
             use = (truth != MISSING) & (neighbour != MISSING)
             novel = truth[use] < 0
             out[rank] = (np.where(novel, 0.0, probs[use, np.maximum(truth[use], 0)]), neighbour[use] == truth[use],
-                         distance[use], probs[use, neighbour[use]], novel)
+                         distance[use], probs[use, neighbour[use]], novel, runner_up[use, r] - distance[use])
         return out
 
     def store_nearest(self, ckpt, targets: np.ndarray, weights: Mapping[str, tuple[float, float]]) -> None:

@@ -183,14 +183,15 @@ def test_the_closest_reference_is_mixed_in_with_its_fitted_weight(rdp_model):
     targets = np.asarray(mix["reference_targets"]).reshape(-1, 6)
     activate = TASK.output(ckpt)
     logits = np.zeros((2, len(ckpt.classes)), dtype=np.float32)
-    head, mixed = activate(logits), activate(logits, (np.array([0.0, 0.3]), np.array([0, 1])))
+    runner_up = np.full((2, 6), 0.5)  # the closest sequence of another taxon at distance 0.5
+    head, mixed = activate(logits), activate(logits, (np.array([0.0, 0.3]), np.array([0, 1]), runner_up))
     for r, params in enumerate(mix["weights"]):
-        assert len(params) == 3  # a, b, c of sigmoid(a + b·d + c·log p)
+        assert len(params) == 4  # a, b, c, e of sigmoid(a + b·d + c·log p + e·margin)
         for i, d in enumerate((0.0, 0.3)):
             c = targets[i, r]
             if c == MISSING:  # the closest sequence names no taxon here: the head stands alone
                 continue
-            w = nearest_weight(np.array([d]), *params, p_neighbour=head[i, c:c + 1])[0]
+            w = nearest_weight(np.array([d]), *params, p_neighbour=head[i, c:c + 1], margin=np.array([0.5 - d]))[0]
             np.testing.assert_allclose(mixed[i, c], (1 - w) * head[i, c] + w, rtol=1e-5)
 
 
