@@ -299,7 +299,9 @@ def atomic_write(path: Path | str, mode: str = "w", gzip_level: int | None = Non
     run leaves no file that looks complete. ``mode`` ``"w"`` gives a UTF-8 text handle (``"\n"`` written as
     is), ``"wb"`` a binary one (for ``torch.save`` or PNG bytes). ``gzip_level`` writes gzip (``mtime=0``, so
     equal content gives equal bytes). The file gets the permissions of a plain ``open(path, "w")``
-    (``0o666`` minus the umask), not the ``0o600`` of a temporary file.
+    (``0o666`` minus the umask), not the ``0o600`` of a temporary file. A ``path`` that exists and is not a
+    regular file (``/dev/null``, a named pipe, ``/dev/stdout``) is written in place: renaming a temporary file
+    over it would replace the device or pipe with a plain file.
 
     Args:
         path: the file to write; missing parent directories are created.
@@ -323,26 +325,33 @@ def atomic_write(path: Path | str, mode: str = "w", gzip_level: int | None = Non
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a file name to write")
+    if path.exists() and not path.is_file():  # a device or a pipe: no temporary file, no rename
+        with contextlib.ExitStack() as stack:
+            with _open(path, mode, gzip_level, stack) as handle:
+                yield handle
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     os.chmod(tmp, default_file_mode())
     try:
         with contextlib.ExitStack() as stack:
-            if gzip_level is not None:
-                # filename="": no random temporary name in the gzip header; equal content, equal bytes.
-                fileobj = stack.enter_context(open(tmp, "wb"))
-                raw = gzip.GzipFile(filename="", mode="wb", compresslevel=gzip_level, fileobj=fileobj,
-                                    mtime=0)
-                handle = io.TextIOWrapper(raw, encoding="utf-8", newline="") if "b" not in mode else raw
-            else:
-                handle = open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""}))
-            with handle:
+            with _open(tmp, mode, gzip_level, stack) as handle:
                 yield handle
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _open(path: Path | str, mode: str, gzip_level: int | None, stack: contextlib.ExitStack):
+    r"""The handle :func:`atomic_write` yields: text (UTF-8, ``\n`` as is) or bytes, optionally gzip."""
+    if gzip_level is None:
+        return open(path, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""}))
+    # filename="": no random temporary name in the gzip header; equal content, equal bytes.
+    fileobj = stack.enter_context(open(path, "wb"))
+    raw = gzip.GzipFile(filename="", mode="wb", compresslevel=gzip_level, fileobj=fileobj, mtime=0)
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="") if "b" not in mode else raw
 
 
 def default_file_mode() -> int:

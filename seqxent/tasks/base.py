@@ -169,7 +169,7 @@ class Task:
 
     def check_training(self, cfg, alphabet_name: str) -> None:
         """Raise InputError for training settings (a ``TrainConfig``) that this task cannot use."""
-        if cfg.lineage_head != "ranks" and not self.lineages:
+        if getattr(cfg, "lineage_head", "ranks") != "ranks" and not self.lineages:
             raise InputError(f"Expected argument `lineage_head` to be 'ranks' for {self.name} tasks (it chooses "
                              f"the output layer of lineage models), but got {cfg.lineage_head!r}")
         if cfg.kmer_k and self.architecture != "sequence_cnn":

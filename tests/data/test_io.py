@@ -365,3 +365,23 @@ def test_write_fasta_rejects_line_breaks_and_writes_nothing(tmp_path, record):
     with pytest.raises(ValueError, match="Expected FASTA record 1 to hold no line break"):
         write_fasta(tmp_path / "x.fa", [("ok", "A"), record])
     assert os.listdir(tmp_path) == []
+
+
+def test_atomic_write_to_a_device_or_pipe_writes_in_place(tmp_path):
+    """`--output /dev/null` or a named pipe: written through, never replaced by a renamed temporary file."""
+    import stat
+    import threading
+
+    with atomic_write("/dev/null") as handle:
+        handle.write("thrown away\n")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    with atomic_write(fifo) as handle:
+        handle.write("through the pipe\n")
+    reader.join(timeout=10)
+    assert got == ["through the pipe\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]  # no temporary file left beside it

@@ -177,8 +177,8 @@ def test_build_model_by_name():
 def test_build_model_unknown_kind():
     with pytest.raises(InputError) as info:
         build_model("transformer", {})
-    assert str(info.value) == ("Expected argument `kind` to be one of ['ensemble', 'residue_cnn', 'sequence_cnn'], "
-                               "but got 'transformer'")
+    assert str(info.value) == ("Expected argument `kind` to be one of ['ensemble', 'leaf_marginals', 'residue_cnn', "
+                               "'sequence_cnn'], but got 'transformer'")
 
 
 def test_count_parameters_exact():
@@ -220,7 +220,7 @@ def test_ensemble_forward_averages_its_members(member, make):
 
 
 def test_ensemble_argument_errors():
-    with pytest.raises(InputError, match="`member` to be one of .'residue_cnn', 'sequence_cnn'., but got 'ensemble'"):
+    with pytest.raises(InputError, match="`member` to be one of .'leaf_marginals', 'residue_cnn', 'sequence_cnn'.,"):
         Ensemble("ensemble", 2)
     with pytest.raises(InputError, match="`n_members` to be an integer ≥ 1, but got 0"):
         Ensemble("sequence_cnn", 0, in_channels=4, n_classes=2)
