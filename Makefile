@@ -24,7 +24,7 @@ run: install  ## the quick preset: coi_species, coi_country, ss3 -> results/repo
 full: install  ## the full preset: every data set, every record (hours on 2 cores)
 	$(SNAKE) --cores $(CORES) --configfile config.yaml presets/full.yaml
 
-PRETRAINED := ss3 ss8 coi_species coi_country 16s_genus
+PRETRAINED := ss3 ss8 coi_species coi_country 16s_genus 16s_taxonomy
 pretrained: install  ## after `make full`: copy its calibrated models into seqxent/pretrained/ (shipped in the package)
 	mkdir -p seqxent/pretrained
 	for name in $(PRETRAINED); do cp results/$$name/model.pt seqxent/pretrained/$$name.pt; done

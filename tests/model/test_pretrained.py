@@ -76,3 +76,20 @@ def test_16s_genus_recognises_bundled_genes():
     assert len(known) > 100
     preds = list(predict_records(ckpt, known, abstain=False))
     assert np.mean([ckpt.classes[int(p.probs.argmax())] == genus[p.id] for p in preds]) > 0.85
+
+
+@_needs("16s_taxonomy")
+def test_16s_taxonomy_names_lineages_of_bundled_genes(tmp_path):
+    """The lineage model by name: one SINTAX line per gene, consistent lineages, the genus of known genes."""
+    records = list(read_fasta(REPO / "data" / "16s_refseq.fasta.gz"))[:300]
+    table = pd.read_csv(REPO / "data" / "16s_taxonomy.tsv", sep="\t", keep_default_na=False).set_index("id")
+    query = tmp_path / "genes.fasta"
+    query.write_text("".join(f">{r.id}\n{r.sequence}\n" for r in records))
+    out = subprocess.run([str(BIN / "seqxent"), "predict", "--model", "16s_taxonomy", "--input", str(query),
+                          "--output", "-", "--format", "sintax", "--threads", "1"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [r.id for r in records]
+    genus = [dict(t.split(":", 1) for t in line.split("\t")[3].split(",") if t).get("g") for line in lines]
+    right = [g == table.loc[r.id, "genus"] for g, r in zip(genus, records, strict=True) if g is not None]
+    assert len(right) > 150 and np.mean(right) > 0.95  # calls that pass the cut-off are right
