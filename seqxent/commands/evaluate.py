@@ -42,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``seqxent evaluate``."""
     parser.add_argument("--model", required=True, help="calibrated checkpoint (model.pt)")
     parser.add_argument("--dataset", type=Path, required=True, help="dataset.tsv.gz from `seqxent prepare`")
-    parser.add_argument("--split", default="test", choices=["valid", "test"])
+    parser.add_argument("--split", default="test", choices=["valid", "test", "novel"],
+                        help="novel: the taxa held out by `prepare --novel-classes` (lineage models: "
+                             "leave-clade-out, scored by the over-classification of the held-out rank)")
     parser.add_argument("--output", type=Path, required=True, help="metrics.json to write")
     parser.add_argument("--predictions", type=Path, help="per-record predictions TSV[.gz] to write")
     parser.add_argument("--plots-dir", type=Path, help="folder for confusion, reliability, learning-curve PNGs")

@@ -24,14 +24,13 @@ import torch
 
 from seqxent.calibrate.novelty import ALL_SCORES, AbstainRule, fit_abstain_rule
 from seqxent.calibrate.reference import KmerReference
-from seqxent.data.dataset import read_dataset
+from seqxent.data.dataset import NOVEL, read_dataset
 from seqxent.data.io import atomic_write
 from seqxent.errors import InputError
 from seqxent.evaluate.split import split_predictions
 from seqxent.model.checkpoint import Checkpoint, load_checkpoint
 from seqxent.model.engine import predict_logits, select_device
 from seqxent.ood.evaluate import NoveltyInputs, evaluate_novelty
-from seqxent.prepare.holdout import NOVEL
 from seqxent.tasks import get_task
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 HEADER = "#seqxent "
 SPLITS = ("train", "valid", "test")
+#: The split of the classes (or taxa) held out of training (``seqxent prepare --novel-classes``).
+NOVEL = "novel"
 
 
 @dataclass
@@ -38,9 +40,9 @@ class PreparedData:
     ranks: list[str] = field(default_factory=list)
 
     def split(self, name: str) -> pd.DataFrame:
-        """Rows of one split (``train``, ``valid`` or ``test``)."""
-        if name not in SPLITS:
-            raise InputError(f"Expected argument `split` to be one of {list(SPLITS)}, but got {name!r}")
+        """Rows of one split (``train``, ``valid``, ``test``, or ``novel``: the held-out classes, if any)."""
+        if name not in (*SPLITS, NOVEL):
+            raise InputError(f"Expected argument `split` to be one of {[*SPLITS, NOVEL]}, but got {name!r}")
         return self.table[self.table["split"] == name]
 
 

@@ -32,12 +32,13 @@ import pandas as pd
 from seqxent import tools
 from seqxent.data import labels as multilabel
 from seqxent.data.alphabet import Alphabet
+from seqxent.data.dataset import NOVEL
 from seqxent.data.io import read_fasta, read_table
 from seqxent.data.reference_formats import READERS, records_to_table, resolve_table_lineages
 from seqxent.data.taxonomy import RANKS, present_ranks
 from seqxent.errors import InputError
 from seqxent.prepare import clusters, splits
-from seqxent.prepare.holdout import NOVEL, hold_out_classes
+from seqxent.prepare.holdout import hold_out_classes
 from seqxent.tasks import get_task
 
 log = logging.getLogger(__name__)

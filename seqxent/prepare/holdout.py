@@ -12,9 +12,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-#: Split name of the records of held-out classes in the prepared data set.
-NOVEL = "novel"
-
 
 def hold_out_classes(labels: Sequence[str], fraction: float, seed: int = 1) -> list[str]:
     """Choose a seeded share of the classes to hold out of training as novel classes.

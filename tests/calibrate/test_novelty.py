@@ -25,7 +25,7 @@ from seqxent.calibrate.reference import KmerReference
 from seqxent.calibrate.temperature import fit_temperature
 from seqxent.cli import main
 from seqxent.data.alphabet import Alphabet
-from seqxent.data.dataset import read_dataset, write_dataset
+from seqxent.data.dataset import NOVEL, read_dataset, write_dataset
 from seqxent.data.io import FastaRecord
 from seqxent.errors import InputError
 from seqxent.evaluate.decisions import decision_summary
@@ -35,7 +35,7 @@ from seqxent.model.networks import build_model
 from seqxent.model.probs import softmax
 from seqxent.predict.stream import predict_records
 from seqxent.prepare.build import PrepareConfig, prepare_dataset
-from seqxent.prepare.holdout import NOVEL, hold_out_classes
+from seqxent.prepare.holdout import hold_out_classes
 from seqxent.tasks import get_task
 
 LOGITS = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, -1.0], [1.0, 2.0, 3.0], [-2.0, 5.0, 0.5]])

@@ -6,7 +6,8 @@ tests/calibrate/test_novelty.py.
 
 import pytest
 
-from seqxent.prepare.holdout import NOVEL, hold_out_classes
+from seqxent.data.dataset import NOVEL
+from seqxent.prepare.holdout import hold_out_classes
 
 
 @pytest.mark.parametrize(("n_classes", "fraction", "expected"),

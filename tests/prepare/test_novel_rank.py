@@ -6,9 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from seqxent.data.dataset import NOVEL
 from seqxent.errors import InputError
 from seqxent.prepare.build import PrepareConfig, prepare_dataset
-from seqxent.prepare.holdout import NOVEL, hold_out_classes
+from seqxent.prepare.holdout import hold_out_classes
 
 RANKS = ["family", "genus", "species"]
 KNOWN = ["train", "valid", "test"]

@@ -246,3 +246,27 @@ def test_identity_to_the_closest_training_sequence_and_its_bins(rdp_model):
     bins = metrics["rates_by_identity"]
     assert list(bins) == ["100", "99", "97", "95", "90", "<90"]
     assert sum(block["n"] for block in bins.values()) == metrics["n_records"]
+
+
+def test_leave_clade_out_scores_the_held_out_genera(tmp_path):
+    """Whole genera held out (`--novel-rank genus`): `evaluate --split novel` counts their genus calls as
+    over-classification and scores the family, which the model knows."""
+    with gzip.open(DATA / "rdp_trainset_sample.fasta.gz", "rt") as handle:
+        text = handle.read().split(">")[1:401]
+    (tmp_path / "ref.fasta").write_text("".join(">" + record for record in text))
+    _run("prepare", "--name", "rdp", "--task", "lineage", "--alphabet", "dna", "--reference-format", "rdp",
+         "--fasta", "ref.fasta", "--taxonomy", str(DATA / "rdp_taxonomy.txt"), "--label-column", "genus",
+         "--ranks", "domain", "phylum", "class", "order", "family", "genus", "--novel-classes", "0.2",
+         "--novel-rank", "genus", "--output", "dataset.tsv.gz", "--summary", "s.json",
+         cwd=tmp_path)
+    _run("train", "--dataset", "dataset.tsv.gz", "--output", "raw.pt", "--history", "h.tsv", "--epochs", "1",
+         "--channels", "8", "--layers", "2", "--threads", "1", cwd=tmp_path)
+    _run("calibrate", "--model", "raw.pt", "--dataset", "dataset.tsv.gz", "--output", "model.pt", "--threads", "1",
+         cwd=tmp_path)
+    _run("evaluate", "--model", "model.pt", "--dataset", "dataset.tsv.gz", "--split", "novel", "--output", "m.json",
+         "--bootstrap", "20", "--threads", "1", cwd=tmp_path)
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    genus = metrics["rates_at_cutoff"]["genus"]
+    assert genus["n_known"] == 0 and genus["n_novel"] == metrics["n_records"] > 0  # every genus is held out
+    assert genus["overclassified"] + genus["withheld"] == genus["n_novel"]
+    assert metrics["per_rank"]["genus"]["accuracy"]["value"] == 0.0  # a forced call of a held-out genus is wrong
