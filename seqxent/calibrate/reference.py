@@ -210,10 +210,12 @@ def _runner_up(shared, labels: np.ndarray, where: np.ndarray, sizes: np.ndarray)
     n = shared.shape[0]
     top = labels[np.maximum(where, 0)]  # (N, R): the closest record's labels
     out = np.ones((n, labels.shape[1]))
+    if not isinstance(shared, np.ndarray) and shared.shape[0] * shared.shape[1] <= DENSE_CELLS:
+        shared = shared.toarray()  # a chunk's scores against every record: dense row operations are faster
     if isinstance(shared, np.ndarray):
         for r in range(labels.shape[1]):
             other = (labels[None, :, r] != top[:, r, None]) & (labels[None, :, r] >= 0)
-            out[:, r] = (shared * other).max(axis=1, initial=0.0)
+            out[:, r] = np.where(other, shared, 0).max(axis=1, initial=0)
     else:
         counts = np.diff(shared.indptr)
         filled = counts > 0
