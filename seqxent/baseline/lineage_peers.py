@@ -28,7 +28,7 @@ the tool does not classify (empty, screened out, absent from its output) gets em
 Scores (:func:`seqxent.baseline.score.score_lineage_calls`) use :mod:`seqxent.metrics.taxonomy` on the model's
 classes: the truth as :meth:`~seqxent.tasks.lineage.LineageTask.truth` gives it (tree of the training split), a
 call that is no class (``""``, or a name absent from the training taxa) is
-:data:`~seqxent.baseline.score.NOT_A_CLASS`, never equal to any truth. A call stands at rank ``r`` when
+:data:`~seqxent.data.taxon_tree.NO_CALL`, never equal to any truth. A call stands at rank ``r`` when
 ``r < depth`` and it names a taxon; a ``""`` call inside ``depth`` (SINTAX's absent rank, RDP's placeholder) is
 no call at that rank: under-classified (or withheld) there.
 """

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seqxent.data.labels import THRESHOLD, multi_hot
-from seqxent.data.taxon_tree import TaxonTree, class_name
+from seqxent.data.taxon_tree import NO_CALL, TaxonTree, class_name
 from seqxent.metrics import classification as metrics
 from seqxent.metrics import multilabel as mm
 from seqxent.metrics.taxonomy import classification_rates, forced_accuracy
@@ -155,13 +155,8 @@ def score_powerset_baseline(result, truth: list[str], classes: list[str], thresh
     return mm.to_json_value(out)
 
 
-#: Class index of a call that is no class of the model (``""``, or a name absent from the training split).
-#: Truth is ``>= 0``, ``-1`` (novel) or MISSING, so such a call is never right.
-NOT_A_CLASS = -2
-
-
 def encode_calls(tree: TaxonTree, calls: Sequence[Sequence[str]]) -> np.ndarray:
-    """``(N, R)`` class index of each call in ``tree``; :data:`NOT_A_CLASS` for ``""`` or a name it lacks.
+    """``(N, R)`` class index of each call in ``tree``; :data:`NO_CALL` for ``""`` or a name it lacks.
 
     Example:
         >>> tree = TaxonTree.from_lineages([["A", "a1"], ["B", "b1"]], ["phylum", "genus"])
@@ -169,11 +164,11 @@ def encode_calls(tree: TaxonTree, calls: Sequence[Sequence[str]]) -> np.ndarray:
         [[1, 2], [-2, -2]]
     """
     index = {c: i for i, c in enumerate(tree.classes)}
-    out = np.full((len(calls), len(tree.ranks)), NOT_A_CLASS, dtype=np.int64)
+    out = np.full((len(calls), len(tree.ranks)), NO_CALL, dtype=np.int64)
     for n, row in enumerate(calls):
         for r, (rank, name) in enumerate(zip(tree.ranks, row, strict=True)):
             if name:
-                out[n, r] = index.get(class_name(rank, name), NOT_A_CLASS)
+                out[n, r] = index.get(class_name(rank, name), NO_CALL)
     return out
 
 

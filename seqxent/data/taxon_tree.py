@@ -24,8 +24,10 @@ import numpy as np
 
 #: Target of a rank a record leaves out (its loss skips that rank).
 MISSING = -100
-#: Call of a rank where no taxon lies under the calls above (its confidence is 0, so the lineage stops there).
-NO_CALL = -1
+#: A call that is no class: a rank where no taxon lies under the calls above (its confidence is 0, so the
+#: lineage stops there), or a peer's empty call or unknown name. Truth uses ``-1`` for a named taxon that is no
+#: class (a novel one) and :data:`MISSING`, so a call of ``NO_CALL`` is never right.
+NO_CALL = -2
 
 
 def class_name(rank: str, name: str) -> str:

@@ -31,9 +31,14 @@ import torch.nn.functional as F  # noqa: N812
 from seqxent.data.batching import Collate, Example, iterate_batches
 from seqxent.data.taxon_tree import MISSING, TaxonTree, class_name, rank_offsets
 from seqxent.errors import InputError
-from seqxent.metrics import bootstrap
 from seqxent.metrics.calibration import call_reliability
 from seqxent.metrics.classification import confusion_matrix
+from seqxent.metrics.taxonomy import (
+    classification_rates,
+    forced_accuracy,
+    over_vs_mis_curve,
+    rates_by_identity,
+)
 from seqxent.model.networks import LeafMarginals
 from seqxent.model.rank_heads import LineageLoss, mix_nearest, rank_softmax
 from seqxent.tasks.base import SplitPredictions, Task
@@ -105,13 +110,6 @@ class LineageTask(Task):
             for name, n in rows[rank][rows[rank] != ""].value_counts().items():
                 counts[index[class_name(rank, name)]] += n
         return counts
-
-    def label_classes(self, labels: pd.Series) -> list[str]:  # noqa: D102 (the label rank alone)
-        return sorted(set(labels))
-
-    def label_counts(self, labels: pd.Series, classes: Sequence[str]) -> np.ndarray:  # noqa: D102
-        counts = labels.value_counts()
-        return np.array([int(counts.get(c, 0)) for c in classes])
 
     def examples(self, data, split: str, classes: Sequence[str]) -> list[Example]:
         """Encoded records of one split, targets by rank.
@@ -293,29 +291,28 @@ class LineageTask(Task):
         A record counts at a rank when the reference names that rank for it; its taxon is ``known`` when it is
         a class of the model (a taxon of the training split), ``novel`` otherwise (a forced call is then wrong).
         """
-        from seqxent.metrics.taxonomy import classification_rates, over_vs_mis_curve
-
         tree, calls, conf = self.calls(ckpt, preds)
         _, raw_calls, raw_conf = self.calls(ckpt, preds, calibrated=False)
         ranks = tree.ranks
         label_rank = ckpt.meta["lineage"].get("label_rank", ranks[-1])
         cutoff = ckpt.meta["lineage"].get("cutoff", DEFAULT_CUTOFF)
         truth, known = self.truth(tree, preds.rows)
+        # One definition of accuracy for the model and the peers (seqxent.baseline.score): a novel taxon (-1)
+        # is never a call, so it is always wrong.
+        forced = forced_accuracy(truth, calls, ranks, n_boot=n_boot, seed=seed)
+        forced_known = forced_accuracy(truth, calls, ranks, known=known)
+        network = forced_accuracy(truth, raw_calls, ranks)  # the heads alone: no temperatures, no nearest reference
         per_rank, calibration = {}, {}
         for r, rank in enumerate(ranks):
             named = truth[:, r] != MISSING
             if not named.any():
                 continue
-            correct = (calls[named, r] == truth[named, r]) & known[named, r]  # a novel taxon is never right
-            raw_correct = (raw_calls[named, r] == truth[named, r]) & known[named, r]
-            ece, bins = call_reliability(conf[named, r], correct, n_bins)
-            ece_raw, bins_raw = call_reliability(raw_conf[named, r], raw_correct, n_bins)
+            ece, bins = call_reliability(conf[named, r], calls[named, r] == truth[named, r], n_bins)
+            ece_raw, bins_raw = call_reliability(raw_conf[named, r], raw_calls[named, r] == truth[named, r], n_bins)
             per_rank[rank] = {
-                "n": int(named.sum()), "n_known": int(known[named, r].sum()),
-                "accuracy": {"value": float(correct.mean()), "ci95": _bootstrap_mean(correct, n_boot, seed)},
-                "accuracy_known": float(correct[known[named, r]].mean()) if known[named, r].any() else None,
-                # The network's heads alone (no temperatures, no nearest reference): what the mixture adds.
-                "accuracy_network": float(raw_correct.mean()),
+                "n": forced[rank]["n"], "n_known": int(known[named, r].sum()),
+                "accuracy": {"value": forced[rank]["accuracy"], "ci95": forced[rank]["ci"]},
+                "accuracy_known": forced_known[rank]["accuracy"], "accuracy_network": network[rank]["accuracy"],
                 "mean_confidence": float(conf[named, r].mean()), "ece": ece, "ece_before": ece_raw}
             calibration[rank] = {"ece": ece, "bins_after": bins.to_dict(), "bins_before": bins_raw.to_dict(),
                                  "ece_before": ece_raw}
@@ -339,8 +336,6 @@ class LineageTask(Task):
     def rates_by_identity(self, ckpt, preds: SplitPredictions, identity: np.ndarray, n_boot: int = 0,
                           seed: int = 1) -> dict:
         """IDTAXA's rates at the cut-off per bin of identity to the closest training sequence (TAXXI's bins)."""
-        from seqxent.metrics.taxonomy import rates_by_identity
-
         tree, calls, conf = self.calls(ckpt, preds)
         truth, known = self.truth(tree, preds.rows)
         depth = TaxonTree.truncate(conf, ckpt.meta["lineage"].get("cutoff", DEFAULT_CUTOFF))
@@ -368,8 +363,6 @@ class LineageTask(Task):
         rates at that cut-off. The lowest such cut-off keeps the most calls standing (least underclassification)
         for that error rate.
         """
-        from seqxent.metrics.taxonomy import over_vs_mis_curve
-
         tree, calls, conf = self.calls(ckpt, preds)
         truth, known = self.truth(tree, preds.rows)
         label_rank = ckpt.meta["lineage"].get("label_rank", tree.ranks[-1])
@@ -409,10 +402,3 @@ class LineageTask(Task):
             table[f"p_{rank}"] = conf[:, r].astype(np.float64).round(4).tolist()
         table["depth"] = depth.tolist()
         return table
-
-
-def _bootstrap_mean(values: np.ndarray, n_boot: int, seed: int) -> list[float]:
-    """Percentile interval of the mean of 0/1 ``values`` over resampled records."""
-    values = np.asarray(values, dtype=np.float64)
-    return bootstrap.bootstrap_metric(lambda v, _: float(v.mean()), values, np.zeros(len(values)), n_boot=n_boot,
-                                      seed=seed)

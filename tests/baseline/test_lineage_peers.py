@@ -25,10 +25,10 @@ from seqxent.baseline.lineage_peers import (
     sintax_header,
 )
 from seqxent.baseline.naive_bayes import QiimeNaiveBayes
-from seqxent.baseline.score import NOT_A_CLASS, encode_calls, rates_at_cutoff, score_lineage_calls
+from seqxent.baseline.score import encode_calls, rates_at_cutoff, score_lineage_calls
 from seqxent.cli import main
 from seqxent.data.dataset import read_dataset
-from seqxent.data.taxon_tree import MISSING, TaxonTree
+from seqxent.data.taxon_tree import MISSING, NO_CALL, TaxonTree
 from seqxent.metrics.taxonomy import classification_rates
 from seqxent.tasks.lineage import LineageTask
 
@@ -226,8 +226,8 @@ def test_cut_depth():
 
 def test_encode_calls_non_classes_never_equal_a_truth():
     tree = TaxonTree.from_lineages([["A", "a1"], ["B", "b1"]], ["phylum", "genus"])
-    assert encode_calls(tree, [["B", "a1"], ["", "zz"]]).tolist() == [[1, 2], [NOT_A_CLASS, NOT_A_CLASS]]
-    assert NOT_A_CLASS not in (-1, MISSING)
+    assert encode_calls(tree, [["B", "a1"], ["", "zz"]]).tolist() == [[1, 2], [NO_CALL, NO_CALL]]
+    assert NO_CALL not in (-1, MISSING)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
