@@ -165,7 +165,9 @@ class TaxonTree:
 
         Returns:
             ``(calls, confidence)``, both ``(N, R)``: the class index called at each rank and its probability
-            (:data:`NO_CALL` and 0 from the first rank where no taxon lies under the calls above).
+            A rank where no taxon lies under the calls above (its taxa there have no such rank, e.g. a genus
+            whose family is unknown) is a gap: :data:`NO_CALL`, with the confidence of the call above (1 at the
+            top rank), so a cut-off does not stop at it, and the ranks below are decoded under the calls above it.
 
         Example:
             >>> tree = TaxonTree.from_lineages([["A", "a1"], ["A", "a2"], ["B", "b1"]], ["phylum", "genus"])
@@ -188,9 +190,9 @@ class TaxonTree:
                 for c, above, expected in extra:  # a class whose ancestor further up its closest one does not name
                     if called[above] != expected:
                         cols = cols[cols != c]
-                if not len(cols):  # no taxon of this rank lies under the calls above: the lineage stops
-                    called[r:], conf[i, r:] = NO_CALL, 0.0
-                    break
+                if not len(cols):  # no taxon of this rank lies under the calls above: a gap, not a stop
+                    called[r], conf[i, r] = NO_CALL, conf[i, r - 1] if r else 1.0
+                    continue
                 best = cols[probs[i, cols].argmax()]
                 called[r] = best
                 conf[i, r] = probs[i, best]

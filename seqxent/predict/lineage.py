@@ -4,7 +4,10 @@ A lineage model (:mod:`seqxent.data.taxon_tree`) gives each record one probabili
 decodes one record at a time with :meth:`~seqxent.data.taxon_tree.TaxonTree.decode` (the most probable taxon
 at each rank among the children of the calls above, with that rank's probability as its confidence) and
 keeps the ranks above the first one whose confidence is below the cut-off (unrounded, ``>=``), as SINTAX, the
-RDP classifier and QIIME 2 do. A record the abstain rule labels ``unassigned`` keeps no rank.
+RDP classifier and QIIME 2 do. A record the abstain rule labels ``unassigned`` keeps no rank. A rank the decoded
+lineage has no taxon at (a gap: the genus called has no known family) is left out by ``sintax`` as vsearch
+leaves out the ranks its reference lacks, written as an empty level (``f__``) by ``qiime`` as Greengenes
+does, and as an empty name by ``rdp``, ``tsv`` and ``json``; a cut lineage never ends on a gap.
 
 - ``sintax``: vsearch ``--sintax --tabbedout --sintax_cutoff``: the label (whole header line), the full
   lineage ``d:Bacteria(1.00),p:Firmicutes(0.99),…`` (2 decimals), the strand, the cut lineage without
@@ -101,7 +104,10 @@ class _LineageWriter:
         """``(names, confidences, depth)`` of a predicted record: the call at every rank and how many stand."""
         calls, conf = self.tree.decode(pred.probs[None, :])  # (K,) -> (1, K); both (1, R)
         depth = 0 if pred.abstained or self.cutoff is None else int(TaxonTree.truncate(conf, self.cutoff)[0])
-        return [self.names[k] if k >= 0 else "" for k in calls[0]], [float(c) for c in conf[0]], depth
+        names = [self.names[k] if k >= 0 else "" for k in calls[0]]  # "": a gap (no taxon of that rank there)
+        while depth and not names[depth - 1]:  # a cut lineage ends on a named taxon
+            depth -= 1
+        return names, [float(c) for c in conf[0]], depth
 
     def letters(self) -> list[str]:
         """SINTAX's letter of each rank (QIIME's prefix is the letter and ``__``).
@@ -152,7 +158,8 @@ class SintaxLineageWriter(_LineageWriter):
         # Ranks without a call (no taxon under the calls above) are left out, as vsearch leaves out the ranks
         # its winning reference lacks.
         full = ",".join(f"{taxon}({c:.2f})" for taxon, name, c in zip(taxa, names, conf, strict=True) if name)
-        out.write(f"{label}\t{full}\t{pred.strand or '+'}\t{','.join(taxa[:depth])}\n")
+        cut = ",".join(taxon for taxon, name in zip(taxa[:depth], names, strict=False) if name)
+        out.write(f"{label}\t{full}\t{pred.strand or '+'}\t{cut}\n")
 
 
 class QiimeLineageWriter(_LineageWriter):

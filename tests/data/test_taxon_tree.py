@@ -16,8 +16,8 @@ def _brute_force(tree: TaxonTree, probs: np.ndarray) -> np.ndarray:
             block = tree.rank_slice(r)
             ok = [c for c in range(block.start, block.stop)
                   if all(tree.ancestors[c, a] in (-1, calls[i, a]) for a in range(r))]
-            if not ok:
-                break
+            if not ok:  # a gap: the ranks below are still called
+                continue
             calls[i, r] = max(ok, key=lambda c: (p[c], -c))
     return calls
 
@@ -45,15 +45,27 @@ def test_decode_equals_a_brute_force_search(seed):
     calls, conf = tree.decode(probs)
     np.testing.assert_array_equal(calls, _brute_force(tree, probs))
     rows = np.arange(len(probs))[:, None]
-    np.testing.assert_allclose(conf, np.where(calls >= 0, probs[rows, np.maximum(calls, 0)], 0.0))
+    called = calls >= 0
+    np.testing.assert_allclose(conf[called], probs[rows, np.maximum(calls, 0)][called])
+    for r in range(len(RANKS)):  # a gap carries the confidence of the rank above
+        gap = ~called[:, r]
+        np.testing.assert_allclose(conf[gap, r], conf[gap, r - 1] if r else 1.0)
 
 
-def test_a_rank_without_a_taxon_under_the_calls_stops_the_lineage():
+def test_a_rank_without_a_taxon_under_the_calls_is_a_gap():
     # F2 has no genus: once F2 is called, nothing can be called below it.
     tree = TaxonTree.from_lineages([["P", "F1", "g1"], ["P", "F2", ""]], ["phylum", "family", "genus"])
     calls, conf = tree.decode(np.array([[1.0, 0.3, 0.7, 1.0]]))
-    assert calls.tolist() == [[0, 2, NO_CALL]] and conf.tolist() == [[1.0, 0.7, 0.0]]
-    assert TaxonTree.truncate(conf, 0.5).tolist() == [2]
+    assert calls.tolist() == [[0, 2, NO_CALL]] and conf.tolist() == [[1.0, 0.7, 0.7]]
+    # O1 has genera but no family: with O1 called the family is a gap, and its genus is still called.
+    tree = TaxonTree.from_lineages([["O1", "", "g1"], ["O1", "", "g2"], ["O2", "F2", "g3"]],
+                                   ["order", "family", "genus"])
+    probs = np.zeros((1, len(tree.classes)))
+    probs[0, tree.classes.index("order:O1")], probs[0, tree.classes.index("family:F2")] = 0.9, 1.0
+    probs[0, [tree.classes.index("genus:g2"), tree.classes.index("genus:g3")]] = 0.6, 0.4
+    calls, conf = tree.decode(probs)
+    assert [tree.classes[c] if c >= 0 else c for c in calls[0]] == ["order:O1", NO_CALL, "genus:g2"]
+    assert conf.tolist() == [[0.9, 0.9, 0.6]] and TaxonTree.truncate(conf, 0.5).tolist() == [3]
 
 
 def test_ancestors_follow_the_majority_and_form_one_tree():

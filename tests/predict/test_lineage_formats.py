@@ -204,6 +204,32 @@ def test_qiime_truncation_unassigned_and_skipped():
         "r5\td__Bacteria; p__Firmicutes; c__Bacilli; o__Bacillales; f__Bacillaceae; g__Bacillus\t0.9500\n")
 
 
+def test_a_gap_in_the_lineage_in_every_format():
+    # Alkalimonas has an order but no family: the family is a gap, the genus is still called and passes.
+    tree = TaxonTree.from_lineages([
+        ["Bacteria", "Proteobacteria", "Gammaproteobacteria", "Alteromonadales", "", "Alkalimonas"],
+        ["Bacteria", "Firmicutes", "Bacilli", "Bacillales", "Bacillaceae", "Bacillus"]], RANKS)
+    given = _calls(domain=[("Bacteria", 1.0)], phylum=[("Proteobacteria", 0.95)],
+                   **{"class": [("Gammaproteobacteria", 0.95)]}, order=[("Alteromonadales", 0.9)],
+                   family=[("Bacillaceae", 1.0)], genus=[("Alkalimonas", 0.85)])
+    gap = [Prediction("q", "ACGT", _probs(tree, given), strand="+", description="q")]
+    assert _render("sintax", gap, tree) == (
+        "q\td:Bacteria(1.00),p:Proteobacteria(0.95),c:Gammaproteobacteria(0.95),o:Alteromonadales(0.90),"
+        "g:Alkalimonas(0.85)\t+\td:Bacteria,p:Proteobacteria,c:Gammaproteobacteria,o:Alteromonadales,g:Alkalimonas\n")
+    assert _render("qiime", gap, tree).splitlines()[1] == (
+        "q\td__Bacteria; p__Proteobacteria; c__Gammaproteobacteria; o__Alteromonadales; f__; g__Alkalimonas\t0.8500")
+    assert _render("rdp", gap, tree).endswith(
+        "\tAlteromonadales\torder\t0.9\t\tfamily\t0.9\tAlkalimonas\tgenus\t0.85\n")
+    assert _render("tsv", gap, tree).splitlines()[1].endswith(
+        "\tAlteromonadales\t0.9000\t\t0.9000\tAlkalimonas\t0.8500\t"
+        "Bacteria;Proteobacteria;Gammaproteobacteria;Alteromonadales;;Alkalimonas\t6\tpredicted")
+    # Cut inside the gap's subtree: the lineage ends on the order, never on the empty family.
+    low = [Prediction("q", "ACGT", _probs(tree, {**given, "genus:Alkalimonas": 0.5}), strand="+", description="q")]
+    assert _render("sintax", low, tree).endswith(
+        "\t+\td:Bacteria,p:Proteobacteria,c:Gammaproteobacteria,o:Alteromonadales\n")
+    assert _render("qiime", low, tree).splitlines()[1].endswith("o__Alteromonadales\t0.9000")
+
+
 def test_tsv_consistent_calls_without_strand():
     lines = _render("tsv", PREDS[:1] + PREDS[3:4], label_column="genus").splitlines()
     assert lines[0] == ("id\tlabel\tdomain\tdomain_confidence\tphylum\tphylum_confidence\tclass\tclass_confidence\t"
