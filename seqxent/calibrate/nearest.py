@@ -1,87 +1,136 @@
-"""The nearest-reference component of lineage models: how much to trust the closest training sequence, per rank.
+"""The nearest-reference component of lineage models: how much the closest training sequences count, per rank.
 
-A network cannot learn a taxon from one or two records; the closest reference sequence can name it. For each
-rank ``r`` a lineage model mixes its calibrated head with the taxon of the query's closest training sequence
-(:meth:`seqxent.calibrate.reference.KmerReference.nearest`, k-mer containment distance ``d``):
+A network cannot learn a taxon from one or two records; the closest reference sequences can name it. For each
+rank ``r`` a lineage model pools its head with the votes of the query's ``m`` closest training sequences
+(:meth:`seqxent.calibrate.reference.KmerReference.nearest`, k-mer containment ``s``) as a product of experts:
 
-    p_r = (1 − w_r) · p_head,r + w_r · onehot(taxon t of the closest sequence at r),
-    w_r = sigmoid(a_r + b_r · d + c_r · log p_head,r(t))
+    p_r(t) ∝ p_head,r(t)^α_r · (q_r(t) + ε_r)^γ_r,    q_r(t) = Σ_{j names t} exp(β_r (s_j − s_1)) / Σ_j …
 
-(:func:`seqxent.model.rank_heads.nearest_weight`): the neighbour counts more when it is close and when the
-network finds its taxon plausible. ``a_r``, ``b_r``, ``c_r`` minimise the validation negative log-likelihood
-of the mixture at the true taxon (the validation records are not in the reference, so the
-weights learn how often a neighbour at distance ``d`` shares the query's taxon at that rank). Where the closest
-sequence names no taxon at a rank, or none shares a k-mer with the query, the head stands alone. The mixture
-is a proper distribution, and its confidence at each rank is fitted, not assumed: near-identical neighbours
-get their taxon's weight, distant ones hand back to the network.
+(:func:`seqxent.model.rank_heads.reference_votes` and :func:`~seqxent.model.rank_heads.apply_votes`). Near-ties
+between sequences of several taxa share the vote and the network decides between them; a clearly closer
+sequence takes the vote, and how far it overrides the head is ``γ`` and ``ε``. ``α, γ, β, ε`` minimise the
+validation negative log-likelihood at the true taxon (the validation records are not in the reference, so the
+fit learns how often the neighbours are right at that rank). A validation record of a taxon the model lacks
+counts by ``1 − max_t p_r(t)``, the probability left off the call, which is wrong for sure: without these
+records the fit makes calls of new species overconfident.
+
+Measured on the 16S lineages (validation fit, test records; docs/taxonomy.md): against the earlier mixture with
+the single closest sequence (``(1 − w)·p_head + w·onehot``), genus NLL 0.47 → 0.36 nats and ECE 2.3 → 1.4 %.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import minimize, minimize_scalar
+from scipy.special import logsumexp
 
-from seqxent.model.rank_heads import nearest_weight
+from seqxent.model.rank_heads import VoteGroups
 
+#: How many closest reference sequences vote (``seqxent calibrate --reference-top``).
+REFERENCE_TOP = 50
 #: Floor of a probability inside the log-likelihood (a confident wrong call costs at most -log of it).
 EPS = 1e-9
+#: ``(α, γ, β, ε)`` that leave the head alone (γ = 0: the votes have no weight).
+HEAD_ALONE = (1.0, 0.0, 1.0, 1.0)
+#: Bounds of ``(α, γ, log β, log ε)`` and the starting points of ``(γ, log β, log ε)`` in the fit.
+BOUNDS = [(0.05, 5.0), (0.0, 10.0), (0.0, np.log(5000.0)), (-40.0, 0.0)]
+STARTS = ([None, 0.5, np.log(100.0), np.log(1e-3)], [None, 0.3, np.log(150.0), -30.0])
 
 
-def mixture_nll(params: np.ndarray, p_true: np.ndarray, neighbour_right: np.ndarray, distance: np.ndarray,
-                p_neighbour: np.ndarray | None = None, novel: np.ndarray | None = None,
-                margin: np.ndarray | None = None) -> float:
-    """Mean negative log-likelihood of the mixture at the true taxon.
-
-    A record of a taxon the model lacks (``novel``) counts by the probability left off the closest sequence's
-    taxon, ``1 − ((1 − w)·p_neighbour + w)``: its neighbour is wrong for sure, and without this term the weights
-    would be fitted on known taxa only and make the calls of new species overconfident.
+class VoteProblem:
+    """One rank's validation records: the head, the truth and the closest sequences, and the pooled NLL.
 
     Args:
-        params: ``(a, b)``, ``(a, b, c)`` or ``(a, b, c, e)``.
-        p_true: the head's probability of the true taxon ``(N,)``.
-        neighbour_right: whether the closest sequence's taxon is the true one ``(N,)``.
-        distance: k-mer distance to the closest sequence ``(N,)``.
-        p_neighbour: the head's probability of the closest sequence's taxon ``(N,)`` (needed with ``c`` or
-            ``novel``).
-        novel: whether each record's taxon is no class of the model ``(N,)`` (None: none is).
-        margin: how much farther the closest sequence of another taxon is ``(N,)`` (needed with ``e``).
+        logits: ``(N, K)`` the head's logits over the rank's classes, divided by its temperature.
+        truth: ``(N,)`` true class (column of ``logits``); -1 for a taxon the model lacks.
+        closest: ``(N, m)`` closest reference sequences (-1: none).
+        containment: ``(N, m)`` their containment.
+        taxa: ``(M,)`` each reference sequence's class at the rank (column of ``logits``; negative: none).
 
     Example:
-        >>> round(mixture_nll(np.array([0.0, 0.0]), np.array([0.5]), np.array([True]), np.array([0.0])), 4)
-        0.2877
+        >>> problem = VoteProblem(np.zeros((1, 2)), np.array([0]), np.array([[0]]), np.array([[1.0]]), np.array([0]))
+        >>> round(problem.nll(np.array([1.0, 0.0, 0.0, 0.0])), 4), round(problem.nll(np.array([1.0, 1.0, 0.0, 0.0])), 4)
+        (0.6931, 0.4055)
     """
-    w = nearest_weight(distance, *params, p_neighbour=p_neighbour, margin=margin)
-    likelihood = (1.0 - w) * p_true + w * neighbour_right
-    if novel is not None and np.any(novel):
-        likelihood = np.where(novel, 1.0 - ((1.0 - w) * p_neighbour + w), likelihood)
-    return float(-np.mean(np.log(likelihood + EPS)))
+
+    def __init__(self, logits: np.ndarray, truth: np.ndarray, closest: np.ndarray, containment: np.ndarray,
+                 taxa: np.ndarray):
+        self.logits, self.truth = np.asarray(logits, dtype=np.float64), np.asarray(truth, dtype=np.int64)
+        self.containment = np.asarray(containment, dtype=np.float64)
+        self.groups = VoteGroups(closest, taxa)  # the voted (record, class) pairs: the same for every β
+        rows, classes = self.groups.rows, self.groups.classes
+        self.voted_logits = self.logits[rows, classes]
+        n, k = self.logits.shape
+        keys, index = rows * k + classes, np.arange(n)
+        where = np.searchsorted(keys, index * k + self.truth).clip(max=max(len(keys) - 1, 0))
+        self.truth_pair = np.where((self.truth >= 0) & (keys[where] == index * k + self.truth) if len(keys)
+                                   else False, where, -1)  # the pair of the true class, -1: not voted for
+        self.top_logit = self.logits.max(axis=1)
+        self._lse: dict[float, np.ndarray] = {}  # log-normaliser of α · logits, by α (the costly part)
+
+    def __len__(self) -> int:
+        return len(self.truth)
+
+    def _log_normaliser(self, alpha: float) -> np.ndarray:
+        if alpha not in self._lse:
+            self._lse = {alpha: logsumexp(alpha * self.logits, axis=1)}
+        return self._lse[alpha]
+
+    def nll(self, x: np.ndarray) -> float:
+        """Mean negative log-likelihood at ``x = (α, γ, log β, log ε)``."""
+        alpha, gamma, beta, eps = float(x[0]), float(x[1]), float(np.exp(x[2])), float(np.exp(x[3]))
+        n = len(self.truth)
+        lse = self._log_normaliser(alpha)
+        rows = self.groups.rows
+        log_factor = gamma * np.log1p(self.groups.shares(self.containment, beta) / eps)
+        log_p = alpha * self.voted_logits - lse[rows]
+        log_norm = np.log1p(np.bincount(rows, np.exp(log_p) * np.expm1(log_factor), minlength=n))
+        known = self.truth >= 0
+        at_truth = alpha * self.logits[np.arange(n), np.maximum(self.truth, 0)] - lse
+        voted = np.where(self.truth_pair >= 0, log_factor[np.maximum(self.truth_pair, 0)] if len(rows) else 0.0, 0.0)
+        ll = np.where(known, at_truth + voted - log_norm, 0.0)
+        if (~known).any():  # the call is wrong for sure: the probability left off it
+            top = np.exp(alpha * self.top_logit - lse)
+            top_voted = np.zeros(n)
+            np.maximum.at(top_voted, rows, np.exp(log_p + log_factor))
+            p_call = np.maximum(top, top_voted) / np.exp(log_norm)
+            ll = np.where(known, ll, np.log(np.clip(1.0 - p_call, 0.0, 1.0) + EPS))
+        return float(-np.mean(ll))
 
 
-def fit_nearest_weight(p_true: np.ndarray, neighbour_right: np.ndarray, distance: np.ndarray,
-                       p_neighbour: np.ndarray | None = None, novel: np.ndarray | None = None,
-                       margin: np.ndarray | None = None) -> tuple[float, ...]:
-    """``(a, b[, c])`` of :func:`~seqxent.model.rank_heads.nearest_weight` minimising :func:`mixture_nll`.
+def fit_votes(problem: VoteProblem) -> tuple[float, float, float, float]:
+    """``(α, γ, β, ε)`` minimising :meth:`VoteProblem.nll`; without records :data:`HEAD_ALONE`.
 
-    L-BFGS-B from ``(0, 0[, 0])`` (weight one half), with ``a`` in [-20, 20], ``b`` in [-200, 200] and ``c``
-    in [-5, 5], ``e`` in [-200, 200]; ``c`` is fitted when ``p_neighbour`` is given, ``e`` when ``margin`` is
-    (then ``p_neighbour`` is needed too); ``novel`` as in :func:`mixture_nll`. Without
-    records it returns ``(-20, 0[, 0])``: the weight vanishes and the head stands alone.
+    ``α`` by a bounded scalar search on ``log α`` (each ``α`` costs one pass over the ``N × K`` logits); for
+    each ``α`` the other three by L-BFGS-B from each of :data:`STARTS` (cheap: only the voted classes change).
 
     Example:
         >>> rng = np.random.default_rng(0)
-        >>> d = rng.uniform(0, 0.3, 400)
-        >>> right = rng.uniform(size=400) < np.where(d < 0.1, 0.95, 0.2)  # close neighbours are usually right
-        >>> a, b = fit_nearest_weight(np.full(400, 0.3), right, d)
-        >>> nearest_weight(np.array([0.02, 0.25]), a, b).round(1).tolist()
-        [1.0, 0.0]
+        >>> truth = rng.integers(0, 5, 300)
+        >>> logits = rng.normal(0, 1, (300, 5))  # a head that knows nothing
+        >>> right = rng.uniform(size=300) < 0.9  # the closest sequence names the true class 9 times in 10
+        >>> taxa = np.where(right, truth, (truth + 1) % 5)  # reference sequence i is record i's closest
+        >>> problem = VoteProblem(logits, truth, np.arange(300)[:, None], np.ones((300, 1)), taxa)
+        >>> alpha, gamma, beta, eps = fit_votes(problem)
+        >>> problem.nll(np.array([1.0, 0.0, 0.0, 0.0])) > 1.5 > 0.5 > problem.nll(np.array([alpha, gamma,
+        ...                                                                              np.log(beta), np.log(eps)]))
+        True
     """
-    p_true, neighbour_right = np.asarray(p_true, dtype=np.float64), np.asarray(neighbour_right, dtype=np.float64)
-    distance = np.asarray(distance, dtype=np.float64)
-    bounds = [(-20.0, 20.0), (-200.0, 200.0)] + ([(-5.0, 5.0)] if p_neighbour is not None else [])
-    bounds += [(-200.0, 200.0)] if margin is not None else []
-    if not len(p_true):
-        return (-20.0,) + (0.0,) * (len(bounds) - 1)
-    result = minimize(mixture_nll, np.zeros(len(bounds)),
-                      args=(p_true, neighbour_right, distance, p_neighbour, novel, margin), method="L-BFGS-B",
-                      bounds=bounds)
-    return tuple(float(x) for x in result.x)
+    if not len(problem):
+        return HEAD_ALONE
+    fits: dict[float, tuple[float, np.ndarray]] = {}
+
+    def given_alpha(log_alpha: float) -> float:
+        alpha, best = float(np.exp(log_alpha)), None
+        for start in STARTS:
+            result = minimize(lambda rest: problem.nll(np.concatenate([[alpha], rest])), np.array(start[1:]),
+                              method="L-BFGS-B", bounds=BOUNDS[1:])
+            if best is None or result.fun < best.fun:
+                best = result
+        fits[alpha] = (float(best.fun), best.x)
+        return float(best.fun)
+
+    minimize_scalar(given_alpha, bounds=tuple(np.log(BOUNDS[0])), method="bounded", options={"xatol": 0.02})
+    alpha = min(fits, key=lambda a: fits[a][0])
+    gamma, log_beta, log_eps = (float(v) for v in fits[alpha][1])
+    return alpha, gamma, float(np.exp(log_beta)), float(np.exp(log_eps))

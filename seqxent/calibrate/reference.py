@@ -141,34 +141,34 @@ class KmerReference:
         """
         return self.nearest(queries)[0]
 
-    def nearest(self, queries: Sequence[str], labels: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    def nearest(self, queries: Sequence[str], top: int = 0) -> tuple[np.ndarray, ...]:
         """:meth:`distance` and the closest record of each query: ``(distance (N,), index (N,))``.
 
         ``index`` points into :attr:`sequences` (the sorted distinct training sequences); on a tie the lowest
-        index wins; ``-1`` for a query that shares no k-mer with any record. With ``labels`` (``(M, R)``
-        integer labels of the records, e.g. their taxon at each rank; negative: none) a third array ``(N, R)``
-        holds, per query and column, the distance to the closest record labelled otherwise than the closest
-        one (1 when there is none): how far the runner-up taxon is.
+        index wins; ``-1`` for a query that shares no k-mer with any record. With ``top`` > 0 two more arrays,
+        ``(N, top)`` each: the ``top`` closest records (by containment, then index; ``-1`` past the records that
+        share a k-mer with the query) and their containment ``1 − distance`` (0 there).
 
         Example:
             >>> ref = KmerReference(["ACGTACGTTT", "GGGGCCCCAA", "ACGTACGAAA"], k=4)
             >>> distance, index = ref.nearest(["GGGGCCCTT", "ACGTACG", "TTTTTTT"])
             >>> distance.round(3).tolist(), index.tolist()
             ([0.333, 0.0, 1.0], [2, 0, -1])
-            >>> ref.nearest(["ACGTACG"], labels=np.array([[0], [1], [1]]))[2].round(3).tolist()
-            [[0.0]]
+            >>> _, _, closest, containment = ref.nearest(["ACGTACG"], top=3)
+            >>> closest.tolist(), containment.round(3).tolist()
+            ([[0, 1, -1]], [[1.0, 1.0, 0.0]])
         """
         n = len(queries)
         out, index = np.ones(n, dtype=np.float64), np.full(n, -1, dtype=np.int64)
-        other = np.ones((n, labels.shape[1]), dtype=np.float64) if labels is not None else None
+        closest, containment = np.full((n, top), -1, dtype=np.int64), np.zeros((n, top), dtype=np.float64)
         for start in range(0, n, _CHUNK):
-            part = self._distance_chunk(queries[start:start + _CHUNK], labels)
+            part = self._distance_chunk(queries[start:start + _CHUNK], top)
             out[start:start + _CHUNK], index[start:start + _CHUNK] = part[0], part[1]
-            if other is not None:
-                other[start:start + _CHUNK] = part[2]
-        return (out, index) if other is None else (out, index, other)
+            if top:
+                closest[start:start + _CHUNK], containment[start:start + _CHUNK] = part[2], part[3]
+        return (out, index, closest, containment) if top else (out, index)
 
-    def _distance_chunk(self, queries: Sequence[str], labels: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    def _distance_chunk(self, queries: Sequence[str], top: int = 0) -> tuple[np.ndarray, ...]:
         from scipy import sparse
 
         incidence, vocabulary = self.index()
@@ -176,7 +176,7 @@ class KmerReference:
         sizes = np.bincount(query, minlength=len(queries))
         if not len(flat):
             none = (np.ones(len(queries)), np.full(len(queries), -1))
-            return none if labels is None else (*none, np.ones((len(queries), labels.shape[1])))
+            return none if not top else (*none, np.full((len(queries), top), -1), np.zeros((len(queries), top)))
         pos = np.searchsorted(vocabulary, flat).clip(max=len(vocabulary) - 1)
         found = vocabulary[pos] == flat  # k-mers no training record holds count only in |K(q)|
         hits = sparse.csr_matrix((np.ones(int(found.sum()), dtype=np.float32), (query[found], pos[found])),
@@ -185,9 +185,9 @@ class KmerReference:
         best, where = _row_max(shared)
         distance = np.where(sizes > 0, 1.0 - best / np.maximum(sizes, 1), 1.0)
         where = np.where(best > 0, where, -1)
-        if labels is None:
+        if not top:
             return distance, where
-        return distance, where, _runner_up(shared, labels, where, sizes)
+        return (distance, where, *_top_records(shared, sizes, top))
 
     def to_meta(self) -> dict:
         """The reference for a checkpoint's ``meta["reference"]``: k and the gzipped sequences as bytes."""
@@ -205,29 +205,37 @@ class KmerReference:
         return cls(text.split("\n"), int(stored["k"]), int(stored["scaled"]))
 
 
-def _runner_up(shared, labels: np.ndarray, where: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """``(N, R)`` distance to the closest record whose label in each column differs from the closest record's."""
-    n = shared.shape[0]
-    top = labels[np.maximum(where, 0)]  # (N, R): the closest record's labels
-    out = np.ones((n, labels.shape[1]))
-    if not isinstance(shared, np.ndarray) and shared.shape[0] * shared.shape[1] <= DENSE_CELLS:
-        shared = shared.toarray()  # a chunk's scores against every record: dense row operations are faster
-    if isinstance(shared, np.ndarray):
-        for r in range(labels.shape[1]):
-            other = (labels[None, :, r] != top[:, r, None]) & (labels[None, :, r] >= 0)
-            out[:, r] = np.where(other, shared, 0).max(axis=1, initial=0)
-    else:
-        counts = np.diff(shared.indptr)
-        filled = counts > 0
-        rows = np.repeat(np.arange(n), counts)
-        for r in range(labels.shape[1]):
-            entry = labels[shared.indices, r]
-            values = np.where((entry != top[rows, r]) & (entry >= 0), shared.data, 0.0)
-            column = np.zeros(n)
-            if filled.any():
-                column[filled] = np.maximum.reduceat(values, shared.indptr[:-1][filled])
-            out[:, r] = column
-    return np.where((sizes > 0)[:, None], 1.0 - out / np.maximum(sizes, 1)[:, None], 1.0)
+def _top_records(shared, sizes: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(index, containment)``, both ``(N, top)``: each row's ``top`` largest shares, largest first.
+
+    Equal shares are kept in index order (which of several equal shares at the edge of the ``top`` is kept is
+    up to ``np.argpartition``, the same on every run). Records sharing no k-mer are left out (index -1,
+    containment 0). A sparse ``shared`` is made dense a few
+    rows at a time (at most :data:`DENSE_CELLS` cells).
+
+    Example:
+        >>> index, share = _top_records(np.array([[0.0, 2, 2, 1], [0, 0, 0, 0]]), np.array([4, 0]), 3)
+        >>> index.tolist(), share.tolist()
+        ([[1, 2, 3], [-1, -1, -1]], [[0.5, 0.5, 0.25], [0.0, 0.0, 0.0]])
+    """
+    n, m = shared.shape
+    index, containment = np.full((n, top), -1, dtype=np.int64), np.zeros((n, top))
+    step = max(1, DENSE_CELLS // max(m, 1))
+    for start in range(0, n, step):
+        block = shared[start:start + step]
+        block = np.asarray(block if isinstance(block, np.ndarray) else block.toarray(), dtype=np.float64)
+        keep = min(top, m)
+        if keep < m:
+            part = np.argpartition(-block, keep - 1, axis=1)[:, :keep]
+        else:
+            part = np.tile(np.arange(m), (len(block), 1))
+        values = np.take_along_axis(block, part, axis=1)
+        order = np.lexsort((part, -values), axis=1)  # by share, then index
+        part, values = np.take_along_axis(part, order, axis=1), np.take_along_axis(values, order, axis=1)
+        rows = slice(start, start + len(block))
+        index[rows, :keep] = np.where(values > 0, part, -1)
+        containment[rows, :keep] = values / np.maximum(sizes[rows], 1)[:, None]
+    return index, containment
 
 
 def _row_max(matrix) -> tuple[np.ndarray, np.ndarray]:

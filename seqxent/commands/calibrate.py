@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqxent.calibrate.nearest import fit_nearest_weight, mixture_nll
+from seqxent.calibrate.nearest import HEAD_ALONE, REFERENCE_TOP, VoteProblem, fit_votes
 from seqxent.calibrate.novelty import ALL_SCORES, REFERENCE_SCORE, fit_abstain_rule
 from seqxent.calibrate.reference import DEFAULT_K, KmerReference
 from seqxent.calibrate.temperature import DEFAULT_PRIOR_SD, check_prior_sd, fit_temperature, temperature_nll
@@ -55,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference-scaled", type=int, default=0,
                         help="keep one k-mer in N of the reference and queries (0: 1 up to 2,000 training "
                              "sequences, more for larger references)")
+    parser.add_argument("--reference-top", type=int, default=REFERENCE_TOP,
+                        help="lineage models: how many closest reference sequences vote at each rank")
     parser.add_argument("--ood-recall", type=float, default=0.95,
                         help="share of validation records that keep their label; the rest score as novel")
     parser.add_argument("--max-misclassification", type=float, default=MAX_MISCLASSIFICATION,
@@ -72,6 +74,8 @@ def run(args: argparse.Namespace) -> None:
         check_prior_sd(prior_sd)
     except ValueError as err:
         raise InputError(f"--temperature-prior-sd: {err}") from None
+    if args.reference_top < 1:
+        raise InputError(f"Expected --reference-top to be at least 1, but got {args.reference_top}")
     torch.set_num_threads(args.threads)
     device = select_device(args.device)
     ckpt = load_checkpoint(args.model, device)
@@ -81,8 +85,8 @@ def run(args: argparse.Namespace) -> None:
     _fit_temperatures(ckpt, task, preds, prior_sd)
     if task.novelty or task.nearest_reference:  # for DNA the k-mer reference
         reference = _add_reference(ckpt, data, args.reference_k, args.reference_scaled)
-        if reference is not None and task.nearest_reference:  # sets preds.nearest, with the runner-up taxa
-            _fit_nearest(ckpt, task, data, preds, reference)
+        if reference is not None and task.nearest_reference:  # sets preds.nearest, with the closest sequences
+            _fit_nearest(ckpt, task, data, preds, reference, args.reference_top)
         elif reference is not None:
             preds.nearest = reference.nearest(preds.rows["sequence"].tolist())
     if task.lineages:  # the default cut-off of the lineage calls
@@ -151,22 +155,24 @@ def _add_reference(ckpt: Checkpoint, data: PreparedData, k: int, scaled: int) ->
     return reference
 
 
-def _fit_nearest(ckpt: Checkpoint, task, data: PreparedData, preds, reference: KmerReference) -> None:
-    """Fit, per rank, the weight of the closest reference sequence's taxon (:mod:`seqxent.calibrate.nearest`)."""
+def _fit_nearest(ckpt: Checkpoint, task, data: PreparedData, preds, reference: KmerReference, top: int) -> None:
+    """Fit, per rank, how the closest sequences' votes pool with the head (:mod:`seqxent.calibrate.nearest`)."""
     targets = task.reference_targets(ckpt, data, reference.sequences)
-    preds.nearest = reference.nearest(preds.rows["sequence"].tolist(), targets)  # with the runner-up taxa
-    weights, fits = {}, {}
-    for rank, problem in task.nearest_problems(ckpt, preds, targets).items():
-        p_true, right, distance, p_neighbour, novel, margin = problem
-        weights[rank] = fit_nearest_weight(*problem)
-        nll = {key: mixture_nll(np.array(params), *problem) if len(p_true) else None
-               for key, params in (("valid_nll_head", (-50.0, 0.0, 0.0, 0.0)),
-                                   ("valid_nll_mixed", weights[rank]))}
-        fits[rank] = {**dict(zip("abce", weights[rank], strict=True)), "n": len(p_true), "n_novel": int(novel.sum()),
-                      "neighbour_right": float(np.mean(right)) if len(right) else None, **nll}
-        log.info("nearest reference, %s: w = sigmoid(%.2f + %.2f d + %.2f log p + %.2f margin), neighbour right for "
-                 "%.3f of %d "
-                 "records, validation NLL %.4f -> %.4f", rank, *weights[rank], fits[rank]["neighbour_right"] or 0.0,
-                 len(p_true), nll["valid_nll_head"] or 0.0, nll["valid_nll_mixed"] or 0.0)
-    task.store_nearest(ckpt, targets, weights)
+    preds.nearest = reference.nearest(preds.rows["sequence"].tolist(), top)
+    params, fits = {}, {}
+    for rank, args in task.vote_problems(ckpt, preds, targets).items():
+        problem = VoteProblem(*args)
+        params[rank] = fit_votes(problem)
+        alpha, gamma, beta, eps = params[rank]
+        nll = {key: problem.nll(np.array([a, g, np.log(b), np.log(e)])) if len(problem) else None
+               for key, (a, g, b, e) in (("valid_nll_head", HEAD_ALONE), ("valid_nll_pooled", params[rank]))}
+        closest_right = (args[4][np.maximum(args[2][:, 0], 0)] == args[1]) & (args[2][:, 0] >= 0)
+        fits[rank] = {"alpha": alpha, "gamma": gamma, "beta": beta, "eps": eps, "n": len(problem),
+                      "n_novel": int((args[1] < 0).sum()),
+                      "closest_right": float(np.mean(closest_right)) if len(problem) else None, **nll}
+        log.info("nearest reference, %s: p ∝ p_head^%.3f (q + %.2g)^%.3f, votes exp(%.1f Δs); closest sequence "
+                 "right for %.3f of %d records, validation NLL %.4f -> %.4f", rank, alpha, eps, gamma, beta,
+                 fits[rank]["closest_right"] or 0.0, len(problem), nll["valid_nll_head"] or 0.0,
+                 nll["valid_nll_pooled"] or 0.0)
+    task.store_nearest(ckpt, targets, top, params)
     ckpt.meta["calibration"]["nearest"] = fits

@@ -30,7 +30,7 @@ def split_predictions(ckpt: Checkpoint, data: PreparedData, split: str, batch_si
     preds = task.split_predictions(data.split(split), logits, examples)
     reference = KmerReference.from_meta(ckpt.meta) if task.nearest_reference else None
     if reference is not None:  # the closest training sequence of every record
-        preds.nearest = reference.nearest(preds.rows["sequence"].tolist(), task.reference_labels(ckpt))
+        preds.nearest = reference.nearest(preds.rows["sequence"].tolist(), task.reference_top(ckpt))
     return preds
 
 

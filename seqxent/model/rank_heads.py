@@ -1,4 +1,4 @@
-"""The per-rank heads of lineage models: their loss, their softmax, and the nearest-reference mixture.
+"""The per-rank heads of lineage models: their loss, their softmax, and the closest reference sequences' votes.
 
 A lineage model (:mod:`seqxent.tasks.lineage`) has one softmax head per rank; its ``K = K_1 + … + K_R``
 outputs are the heads side by side, rank by rank (``offsets``: the start of each rank's block, then ``K``).
@@ -80,54 +80,90 @@ def rank_softmax(logits: np.ndarray, offsets: Sequence[int], temperatures: Seque
     return out
 
 
-#: Floor of the head's probability inside the log of :func:`nearest_weight`.
-P_FLOOR = 1e-6
+def reference_votes(closest: np.ndarray, containment: np.ndarray, taxa: np.ndarray, beta: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How the closest reference sequences vote at one rank: ``(rows, classes, share)``, one entry per pair.
 
+    Neighbour ``j`` of a record votes for its taxon with weight ``exp(β · (s_j − s_1))`` (``s``: containment,
+    ``s_1`` the closest one's): near-ties share the vote, a clearly closer sequence takes it. Neighbours that
+    name no taxon at the rank (or none at all: ``closest`` -1) do not vote; a record's shares sum to 1 when any
+    neighbour votes.
 
-def nearest_weight(distance: np.ndarray, a: float, b: float, c: float = 0.0, e: float = 0.0,
-                   p_neighbour: np.ndarray | None = None, margin: np.ndarray | None = None) -> np.ndarray:
-    """Weight of the closest reference sequence's taxon: ``sigmoid(a + b·d + c·log p + e·m)``.
-
-    ``d`` is the k-mer distance to the closest sequence, ``p`` the head's own probability of that sequence's
-    taxon (floored at :data:`P_FLOOR`) and ``m`` the margin: how much farther the closest sequence of another
-    taxon is. The neighbour is trusted more when it is close, when the network finds its taxon plausible and
-    when no other taxon comes near. A zero coefficient (or a missing input) leaves its term out.
+    Args:
+        closest: ``(N, m)`` reference sequences, closest first (-1: none).
+        containment: ``(N, m)`` their containment of the query.
+        taxa: ``(M,)`` class of each reference sequence at the rank (:data:`MISSING`: none).
+        beta: how fast the vote falls with containment.
 
     Example:
-        >>> nearest_weight(np.array([0.0, 0.1]), 2.0, -40.0).round(3).tolist()
-        [0.881, 0.119]
-        >>> nearest_weight(np.array([0.1, 0.1]), 2.0, -40.0, 1.0, p_neighbour=np.array([1.0, 0.01])).round(3).tolist()
-        [0.119, 0.001]
+        >>> rows, classes, share = reference_votes(np.array([[0, 1, 2], [2, -1, -1]]),
+        ...                                        np.array([[0.9, 0.9, 0.5], [0.4, 0.0, 0.0]]),
+        ...                                        np.array([7, 7, 8]), beta=10.0)
+        >>> rows.tolist(), classes.tolist(), share.round(4).tolist()
+        ([0, 0, 1], [7, 8, 8], [0.9909, 0.0091, 1.0])
     """
-    z = a + b * np.asarray(distance, dtype=np.float64)
-    if c and p_neighbour is not None:
-        z = z + c * np.log(np.maximum(np.asarray(p_neighbour, dtype=np.float64), P_FLOOR))
-    if e and margin is not None:
-        z = z + e * np.asarray(margin, dtype=np.float64)
-    return 1.0 / (1.0 + np.exp(-z))
+    groups = VoteGroups(closest, taxa)
+    return groups.rows, groups.classes, groups.shares(containment, beta)
 
 
-def mix_nearest(probs: np.ndarray, offsets: Sequence[int], distance: np.ndarray, neighbour: np.ndarray,
-                weights: Sequence[Sequence[float]], runner_up: np.ndarray | None = None) -> np.ndarray:
-    """Per rank, ``(1 − w) · probs + w · onehot(neighbour)`` (in place); ``neighbour`` ``(N, R)`` class indices.
+class VoteGroups:
+    """Which (record, class) pairs the closest sequences vote for; :meth:`shares` weighs them for a ``β``.
 
-    ``weights``: per rank the parameters ``(a, b[, c[, e]])`` of :func:`nearest_weight`; ``runner_up``
-    ``(N, R)``: the distance to the closest sequence of another taxon (the margin is its excess over ``distance``).
+    ``rows`` and ``classes``: one entry per voted pair, sorted by record then class.
+    """
 
-    A neighbour class of :data:`MISSING` (the closest sequence names no taxon there, or there is none) leaves
-    the rank's probabilities alone.
+    def __init__(self, closest: np.ndarray, taxa: np.ndarray):
+        n, m = closest.shape
+        cls = np.where(closest >= 0, taxa[np.maximum(closest, 0)], MISSING)
+        self.votes = cls >= 0  # (N, m): the neighbours that name a taxon at the rank
+        self.row = np.repeat(np.arange(n), m)[self.votes.ravel()]
+        width = int(taxa.max(initial=0)) + 1
+        keys, self.inverse = np.unique(self.row * width + cls[self.votes], return_inverse=True)
+        self.rows, self.classes, self.n = keys // width, keys % width, n
+
+    def shares(self, containment: np.ndarray, beta: float) -> np.ndarray:
+        """Each pair's share of its record's vote: weights ``exp(β · (s_j − s_1))`` summed per pair."""
+        weight = np.exp(beta * (containment - containment[:, :1]))[self.votes]
+        return np.bincount(self.inverse, weight) / np.bincount(self.row, weight, minlength=self.n)[self.rows]
+
+
+def apply_votes(probs: np.ndarray, block: slice, rows: np.ndarray, classes: np.ndarray, share: np.ndarray,
+                gamma: float, eps: float) -> np.ndarray:
+    """One rank's block of ``probs`` times ``(1 + share / ε)^γ`` at the voted classes, renormalised (in place).
+
+    With ``probs`` the head at temperature ``T/α`` this is the product of the two experts
+    ``p ∝ p_head^α · (q + ε)^γ`` (``q``: the neighbours' shares, :func:`reference_votes`; the factor ``ε^γ``
+    common to every class drops out), computed at the voted classes only.
 
     Example:
         >>> p = np.array([[0.5, 0.5, 0.2, 0.8]])
-        >>> mix_nearest(p, [0, 2, 4], np.array([0.0]), np.array([[0, 2]]), [(0.0, 0.0), (-50.0, 0.0)]).tolist()
-        [[0.75, 0.25, 0.2, 0.8]]
+        >>> apply_votes(p, slice(2, 4), np.array([0]), np.array([2]), np.array([1.0]), 1.0, 1.0).round(4).tolist()
+        [[0.5, 0.5, 0.3333, 0.6667]]
     """
-    rows = np.arange(len(probs))
-    for r, params in enumerate(weights):
-        has = neighbour[:, r] != MISSING
-        p_neighbour = probs[rows, np.where(has, neighbour[:, r], 0)]  # the head's probability of that taxon
-        margin = runner_up[:, r] - distance if runner_up is not None else None
-        w = np.where(has, nearest_weight(distance, *params, p_neighbour=p_neighbour, margin=margin), 0.0)
-        probs[:, offsets[r]:offsets[r + 1]] *= (1.0 - w)[:, None]
-        probs[rows[has], neighbour[has, r]] += w[has]
+    factor = (1.0 + share / eps) ** gamma
+    before = probs[rows, classes]
+    extra = np.bincount(rows, before * (factor - 1.0), minlength=len(probs))
+    probs[rows, classes] = before * factor
+    probs[:, block] /= (1.0 + extra)[:, None].astype(probs.dtype)
+    return probs
+
+
+def mix_reference(probs: np.ndarray, offsets: Sequence[int], closest: np.ndarray, containment: np.ndarray,
+                  taxa: np.ndarray, params: Sequence[Sequence[float]]) -> np.ndarray:
+    """Every rank's head times its closest reference sequences' votes (in place; see :func:`apply_votes`).
+
+    ``taxa`` ``(M, R)``: each reference sequence's class per rank; ``params`` per rank ``(α, γ, β, ε)`` (α is
+    applied by the caller, as the head's temperature ``T/α``).
+
+    Example:
+        >>> p = np.array([[0.5, 0.5, 0.2, 0.8]])
+        >>> taxa = np.array([[0, 2], [1, 3]])
+        >>> mix_reference(p, [0, 2, 4], np.array([[0, 1]]), np.array([[1.0, 0.5]]), taxa,
+        ...               [(1, 0.0, 1, 1), (1, 1.0, 1e9, 1.0)]).round(4).tolist()
+        [[0.5, 0.5, 0.3333, 0.6667]]
+    """
+    for r, (_, gamma, beta, eps) in enumerate(params):
+        if gamma:
+            rows, classes, share = reference_votes(closest, containment, taxa[:, r], beta)
+            apply_votes(probs, slice(offsets[r], offsets[r + 1]), rows, classes, share, gamma, eps)
     return probs

@@ -119,8 +119,8 @@ def predict_records(ckpt: Checkpoint, records: Iterable[FastaRecord], batch_size
     # The engine computes the next chunk's logits in the background while this one is yielded (and written),
     # and as many side threads as it has workers its k-mer distances (numpy and scipy release the GIL).
     with ThreadPoolExecutor(engine.workers) as side:
-        labels = task.reference_labels(ckpt)  # lineage models: the runner-up taxa of the mixture
-        prepared = (_prepare(chunk, ckpt, reference, side, engine.workers, both, labels)
+        top = task.reference_top(ckpt)  # lineage models: the closest sequences that vote
+        prepared = (_prepare(chunk, ckpt, reference, side, engine.workers, both, top)
                     for chunk in _chunks(records, chunk_size))
         for (chunk, checked, parts), logits in engine.map_chunks(prepared, batch_size, max_tokens):
             found = [part.result() for part in parts]
@@ -190,7 +190,7 @@ def _predictions(chunk: list[FastaRecord], checked: list[tuple[str, str]], logit
 
 def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint, reference: KmerReference | None,
              side: ThreadPoolExecutor, n_parts: int, both: bool = False,
-             labels: np.ndarray | None = None) -> tuple[tuple[list, list, list[Future]], list[Example]]:
+             top: int = 0) -> tuple[tuple[list, list, list[Future]], list[Example]]:
     """``((chunk, checks, distances), examples)`` of a chunk of records.
 
     ``checks`` holds each record's cleaned sequence and skip reason, ``examples`` the valid records encoded
@@ -211,7 +211,7 @@ def _prepare(chunk: list[FastaRecord], ckpt: Checkpoint, reference: KmerReferenc
     parts = []
     if reference is not None and valid:
         step = -(-len(valid) // n_parts)
-        parts = [side.submit(reference.nearest, valid[i:i + step], labels) for i in range(0, len(valid), step)]
+        parts = [side.submit(reference.nearest, valid[i:i + step], top) for i in range(0, len(valid), step)]
     return (chunk, [(seq, why) for seq, why, _ in checked], parts), examples
 
 

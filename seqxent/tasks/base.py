@@ -189,9 +189,9 @@ class Task:
         """``probs (N, K) -> (N,)``: how confident a prediction is; ``--strand both`` keeps the higher orientation."""
         return lambda probs: probs.max(axis=1)
 
-    def reference_labels(self, ckpt) -> np.ndarray | None:
-        """Labels of the k-mer reference's sequences that :meth:`KmerReference.nearest` should rank (none)."""
-        return None
+    def reference_top(self, ckpt) -> int:
+        """How many closest reference sequences :meth:`KmerReference.nearest` should list (none: 0)."""
+        return 0
 
     def model_meta(self, data) -> dict:
         """Task-specific entries of a new checkpoint's ``meta`` (none by default)."""

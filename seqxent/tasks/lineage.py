@@ -10,8 +10,8 @@ its ``label_column`` is one of the ranks (the rank the peers are compared at, e.
 - **Loss**: the weighted sum over ranks of each rank's cross-entropy (mean over the records that name the rank
   and whose taxon is a class; a missing rank leaves only that rank's loss). Weights ``1`` for every rank.
 - **Calibration**: one temperature per rank, fitted by ``seqxent calibrate`` on the validation split.
-- **Nearest reference**: the calibrated heads are mixed, rank by rank, with the taxon of the query's closest
-  training sequence, weighted by a function of its k-mer distance fitted on validation
+- **Nearest reference**: rank by rank, the calibrated head is pooled with the votes of the query's closest
+  training sequences (k-mer containment), a product of experts fitted on validation
   (:mod:`seqxent.calibrate.nearest`): the component that names taxa with one or two records.
 - **Calls**: consistent, top down (:meth:`TaxonTree.decode`): each call lies under the calls above it; a
   cut-off truncates the lineage at the first rank below it.
@@ -40,7 +40,7 @@ from seqxent.metrics.taxonomy import (
     rates_by_identity,
 )
 from seqxent.model.networks import LeafMarginals
-from seqxent.model.rank_heads import LineageLoss, mix_nearest, rank_softmax
+from seqxent.model.rank_heads import LineageLoss, mix_reference, rank_softmax
 from seqxent.tasks.base import SplitPredictions, Task
 
 if TYPE_CHECKING:  # pandas is not imported at run time: `seqxent predict` starts without it
@@ -167,30 +167,30 @@ class LineageTask(Task):
     def output(self, ckpt, calibrated: bool = True):
         """``(logits (N, K), nearest) -> per-rank probabilities``: the heads at their per-rank temperatures.
 
-        Mixed with the closest reference sequence's taxa when ``nearest`` is given and the model has the mix.
+        Pooled with the closest reference sequences' votes (:func:`~seqxent.model.rank_heads.mix_reference`)
+        when ``nearest`` (:meth:`KmerReference.nearest` with ``top``) is given and the model has the pooling.
         """
         lineage = ckpt.meta["lineage"]
-        temps = lineage.get("temperatures", 1.0) if calibrated else 1.0
+        temps = np.broadcast_to(np.asarray(lineage.get("temperatures", 1.0) if calibrated else 1.0, dtype=float),
+                                (len(lineage["ranks"]),))
         offsets = np.cumsum([0] + list(lineage["sizes"]))
-        mix = lineage.get("nearest") if calibrated else None
-        targets = np.asarray(mix["reference_targets"], dtype=np.int64).reshape(-1, len(offsets) - 1) if mix else None
+        pool = lineage.get("nearest") if calibrated else None
+        taxa = np.asarray(pool["reference_targets"], dtype=np.int64).reshape(-1, len(offsets) - 1) if pool else None
 
-        def activate(logits: np.ndarray, nearest: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-            probs = rank_softmax(logits, offsets, temps)
-            if mix is None or nearest is None:
-                return probs
-            distance, index, *runner_up = nearest
-            neighbour = np.where(index[:, None] >= 0, targets[np.maximum(index, 0)], MISSING)
-            return mix_nearest(probs, offsets, distance, neighbour, mix["weights"], *runner_up)
+        def activate(logits: np.ndarray, nearest: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
+            if pool is None or nearest is None:
+                return rank_softmax(logits, offsets, temps)
+            alphas = np.array([params[0] for params in pool["params"]])
+            probs = rank_softmax(logits, offsets, temps / alphas)  # p_head^α, normalised
+            _, _, closest, containment = nearest
+            return mix_reference(probs, offsets, closest, containment, taxa, pool["params"])
 
         return activate
 
-    def reference_labels(self, ckpt) -> np.ndarray | None:
-        """``(M, R)`` taxa of the reference sequences (for the runner-up distances of the mixture), or None."""
-        mix = ckpt.meta["lineage"].get("nearest")
-        if mix is None:
-            return None
-        return np.asarray(mix["reference_targets"], dtype=np.int64).reshape(-1, len(ckpt.meta["lineage"]["ranks"]))
+    def reference_top(self, ckpt) -> int:
+        """How many closest reference sequences vote (0: the model has no pooling yet)."""
+        pool = ckpt.meta["lineage"].get("nearest")
+        return int(pool["top"]) if pool else 0
 
     def reference_targets(self, ckpt, data, sequences: Sequence[str]) -> np.ndarray:
         """``(M, R)`` class index at each rank of each reference sequence (its training records' lineage)."""
@@ -202,32 +202,32 @@ class LineageTask(Task):
                           for rank, name in zip(ranks, by_sequence[seq], strict=True)] for seq in sequences],
                         dtype=np.int64).reshape(len(sequences), len(ranks))
 
-    def nearest_problems(self, ckpt, preds: SplitPredictions, targets: np.ndarray) -> dict[str, tuple]:
-        """Per rank, what the mixture weight is fitted to: ``(p_true, right, distance, p_neighbour, novel, margin)``.
+    def vote_problems(self, ckpt, preds: SplitPredictions, targets: np.ndarray) -> dict[str, tuple]:
+        """Per rank, the arguments of the :class:`~seqxent.calibrate.nearest.VoteProblem` the pooling is fitted to.
 
-        Of the validation records that name the rank and whose closest sequence names it too. ``novel`` marks a
-        record whose taxon is no class of the model (absent from training): its neighbour is wrong for sure, and
-        it counts by the probability the mixture leaves off the neighbour's taxon (``p_true`` is 0 there).
+        The validation records that name a taxon at the rank; one whose taxon is no class of the model (absent
+        from training) has truth -1: it counts by the probability left off the call.
         """
-        tree = TaxonTree.from_meta(ckpt.meta["lineage"], ckpt.classes)
+        lineage = ckpt.meta["lineage"]
+        tree = TaxonTree.from_meta(lineage, ckpt.classes)
         truth_all, _ = self.truth(tree, preds.rows)  # -1: a named taxon that is no class
-        probs = self.output(ckpt)(preds.logits)  # the heads alone, at their temperatures
-        distance, index, runner_up = preds.nearest
+        _, _, closest, containment = preds.nearest
+        temps = np.broadcast_to(np.asarray(lineage.get("temperatures", 1.0), dtype=float), (len(tree.ranks),))
         out = {}
         for r, rank in enumerate(tree.ranks):
-            truth = truth_all[:, r]
-            neighbour = np.where(index >= 0, targets[np.maximum(index, 0), r], MISSING)
-            use = (truth != MISSING) & (neighbour != MISSING)
-            novel = truth[use] < 0
-            out[rank] = (np.where(novel, 0.0, probs[use, np.maximum(truth[use], 0)]), neighbour[use] == truth[use],
-                         distance[use], probs[use, neighbour[use]], novel, runner_up[use, r] - distance[use])
+            block = tree.rank_slice(r)
+            use = truth_all[:, r] != MISSING
+            truth = truth_all[use, r]
+            out[rank] = (preds.logits[use, block] / temps[r], np.where(truth >= 0, truth - block.start, -1),
+                         closest[use], containment[use],
+                         np.where(targets[:, r] >= 0, targets[:, r] - block.start, MISSING))
         return out
 
-    def store_nearest(self, ckpt, targets: np.ndarray, weights: Mapping[str, tuple[float, float]]) -> None:
-        """Keep the mixture: the reference sequences' class indices and ``(a, b)`` per rank (rank order)."""
+    def store_nearest(self, ckpt, targets: np.ndarray, top: int, params: Mapping[str, Sequence[float]]) -> None:
+        """Keep the pooling: the reference sequences' classes, how many vote, ``(α, γ, β, ε)`` per rank."""
         lineage = ckpt.meta["lineage"]
-        lineage["nearest"] = {"reference_targets": targets.reshape(-1).tolist(),
-                              "weights": [list(weights[rank]) for rank in lineage["ranks"]]}
+        lineage["nearest"] = {"reference_targets": targets.reshape(-1).tolist(), "top": int(top),
+                              "params": [[float(v) for v in params[rank]] for rank in lineage["ranks"]]}
 
     def strand_score(self, ckpt):
         """The mean over ranks of each rank's top probability (the top rank alone is near 1 either way)."""

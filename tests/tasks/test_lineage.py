@@ -171,28 +171,35 @@ def test_predict_every_format_with_both_strands(rdp_model):
         assert out.count("q_blank") == 1, fmt  # every input id appears, the empty record with its reason
 
 
-def test_the_closest_reference_is_mixed_in_with_its_fitted_weight(rdp_model):
-    """Each rank's probabilities are (1 - w(d))·head + w(d)·onehot(the closest training sequence's taxon)."""
+def test_the_closest_references_vote_with_their_fitted_weights(rdp_model):
+    """Each rank: p ∝ softmax(z / (T/α)) · (1 + q/ε)^γ, q the closest sequences' shares (computed here by hand)."""
     from seqxent.model.checkpoint import load_checkpoint
-    from seqxent.model.rank_heads import nearest_weight
 
     ckpt = load_checkpoint(rdp_model / "model.pt")
-    mix = ckpt.meta["lineage"]["nearest"]
-    assert len(mix["weights"]) == 6 and set(ckpt.meta["calibration"]["nearest"]) == {
+    pool = ckpt.meta["lineage"]["nearest"]
+    assert len(pool["params"]) == 6 and pool["top"] == 50 and set(ckpt.meta["calibration"]["nearest"]) == {
         "domain", "phylum", "class", "order", "family", "genus"}
-    targets = np.asarray(mix["reference_targets"]).reshape(-1, 6)
-    activate = TASK.output(ckpt)
-    logits = np.zeros((2, len(ckpt.classes)), dtype=np.float32)
-    runner_up = np.full((2, 6), 0.5)  # the closest sequence of another taxon at distance 0.5
-    head, mixed = activate(logits), activate(logits, (np.array([0.0, 0.3]), np.array([0, 1]), runner_up))
-    for r, params in enumerate(mix["weights"]):
-        assert len(params) == 4  # a, b, c, e of sigmoid(a + b·d + c·log p + e·margin)
-        for i, d in enumerate((0.0, 0.3)):
-            c = targets[i, r]
-            if c == MISSING:  # the closest sequence names no taxon here: the head stands alone
-                continue
-            w = nearest_weight(np.array([d]), *params, p_neighbour=head[i, c:c + 1], margin=np.array([0.5 - d]))[0]
-            np.testing.assert_allclose(mixed[i, c], (1 - w) * head[i, c] + w, rtol=1e-5)
+    taxa = np.asarray(pool["reference_targets"]).reshape(-1, 6)
+    temps = ckpt.meta["lineage"]["temperatures"]
+    offsets = rank_offsets(ckpt.classes)
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, (2, len(ckpt.classes))).astype(np.float32)
+    closest = np.array([[0, 1, 2], [3, -1, -1]])  # record 1 has one neighbour
+    containment = np.array([[0.9, 0.85, 0.5], [0.7, 0.0, 0.0]])
+    pooled = TASK.output(ckpt)(logits, (1 - containment[:, 0], closest[:, 0], closest, containment))
+    for r, (alpha, gamma, beta, eps) in enumerate(pool["params"]):
+        z = logits[:, offsets[r]:offsets[r + 1]].astype(np.float64) * alpha / temps[r]
+        expected = np.exp(z - z.max(axis=1, keepdims=True))
+        for i in range(2):
+            votes = {}
+            for j, s in zip(closest[i], containment[i], strict=True):
+                if j >= 0 and taxa[j, r] != MISSING:
+                    votes[taxa[j, r] - offsets[r]] = votes.get(taxa[j, r] - offsets[r], 0.0) + np.exp(
+                        beta * (s - containment[i, 0]))
+            for c, weight in votes.items():
+                expected[i, c] *= (1 + weight / sum(votes.values()) / eps) ** gamma
+        expected /= expected.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(pooled[:, offsets[r]:offsets[r + 1]], expected, rtol=1e-4, atol=1e-7)
 
 
 def test_leaf_softmax_variant_trains_calibrates_and_predicts(rdp_model):
@@ -212,22 +219,36 @@ def test_leaf_softmax_variant_trains_calibrates_and_predicts(rdp_model):
         get_task("sequence").check_training(TrainConfig(lineage_head="leaf"), "dna")
 
 
-def test_mixture_weights_are_fitted_to_how_often_the_neighbour_is_right():
-    from seqxent.calibrate.nearest import fit_nearest_weight
-    from seqxent.model.rank_heads import nearest_weight
+def test_vote_weights_follow_how_often_the_closest_sequence_is_right():
+    from seqxent.calibrate.nearest import HEAD_ALONE, VoteProblem, fit_votes
 
     rng = np.random.default_rng(1)
-    distance = rng.uniform(0, 0.4, 2000)
-    right = rng.uniform(size=2000) < np.clip(1 - 4 * distance, 0, 1)  # P(right) falls from 1 at d = 0 to 0 at 0.25
-    a, b = fit_nearest_weight(np.full(2000, 0.05), right, distance)
-    w = nearest_weight(np.array([0.0, 0.1, 0.3]), a, b)
-    assert w[0] > 0.9 and w[2] < 0.05 and w[0] > w[1] > w[2]
-    assert fit_nearest_weight(np.array([]), np.array([]), np.array([])) == (-20.0, 0.0)
-    # Half the records are of taxa the model lacks: their neighbours are wrong, so the weight must drop.
-    novel = np.arange(2000) % 2 == 0
-    p_nb = np.full(2000, 0.05)
-    a2, b2, _ = fit_nearest_weight(np.where(novel, 0.0, 0.05), right & ~novel, distance, p_nb, novel)
-    assert nearest_weight(np.array([0.0]), a2, b2)[0] < nearest_weight(np.array([0.0]), a, b)[0]
+    n, k = 2000, 20
+    truth = rng.integers(0, k, n)
+    logits = rng.normal(0, 1, (n, k))
+    logits[np.arange(n), truth] += 1.0  # a weak head
+    right = rng.uniform(size=n) < 0.95
+    taxa = np.where(right, truth, (truth + 1) % k)  # the closest sequence of record i is reference sequence i
+
+    good = VoteProblem(logits, truth, np.arange(n)[:, None], np.ones((n, 1)), taxa)
+    alpha, gamma, beta, eps = fit_votes(good)
+    pooled = good.nll(np.array([alpha, gamma, np.log(beta), np.log(eps)]))
+    assert pooled < 0.5 * good.nll(np.array([1.0, 0.0, 0.0, 0.0]))  # the votes carry the call
+    assert fit_votes(VoteProblem(np.zeros((0, k)), np.zeros(0, int), np.zeros((0, 1), int), np.zeros((0, 1)),
+                                 taxa)) == HEAD_ALONE
+    # Half the records are of taxa the model lacks (truth -1): their neighbours are wrong, so the votes count
+    # for less: the pooled probability of the closest sequence's taxon drops.
+    novel = np.where(np.arange(n) % 2 == 0, -1, truth)
+    mixed = VoteProblem(logits, novel, np.arange(n)[:, None], np.ones((n, 1)), taxa)
+
+    def p_voted(params):
+        from seqxent.model.rank_heads import apply_votes, rank_softmax
+
+        alpha, gamma, beta, eps = params
+        probs = rank_softmax(logits[:1], [0, k], 1 / alpha)
+        return apply_votes(probs, slice(0, k), np.array([0]), taxa[:1], np.array([1.0]), gamma, eps)[0, taxa[0]]
+
+    assert p_voted(fit_votes(mixed)) < p_voted(fit_votes(good)) - 0.05
 
 
 @pytest.mark.skipif(not tools.is_installed("vsearch"), reason=tools.not_run_reason("vsearch"))
