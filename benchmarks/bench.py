@@ -7,8 +7,11 @@ records, and writes ``bench.tsv``, ``bench.md`` (also printed) and ``bench.png``
 ``--quick`` runs 10k only; ``--sizes 10000 100000 1000000`` (``make bench-full``) adds 1M sequences.
 
 Tasks: ``coi`` (COI barcodes → species: 825 references of the 41 species with ≥ 5 records, as in
-config.yaml), ``16s`` (16S rRNA → genus: 15,908 references of the 463 genera with ≥ 10 records) and ``ss3``
-(proteins → 3-state secondary structure per residue; no peer tool). seqxent runs the quick
+config.yaml), ``16s`` (16S rRNA → genus: 15,908 references of the 463 genera with ≥ 10 records), ``ss3``
+(proteins → 3-state secondary structure per residue; no peer tool) and ``16s_taxonomy`` (16S rRNA → lineage,
+domain → species: the shipped ``16s_taxonomy`` model, written in SINTAX's format, against ``vsearch --sintax``
+on a lineage reference of all 25,064 bundled genes; the model's own reference is its training split, 19,312
+distinct genes). seqxent runs the quick
 preset's architecture (sequence CNN: 64 channels, kernel 9, 4 layers; residue CNN: 64 channels, kernel 5,
 8 layers) with random weights unless ``--models TASK=PATH`` names a trained checkpoint: throughput does not
 depend on the weights. Every run is a separate process; its wall time, CPU time and peak resident memory
@@ -43,10 +46,11 @@ import torch
 
 from benchmarks.bench_report import agreement, write_report
 from seqxent import tools
+from seqxent.baseline.lineage_peers import sintax_header
 from seqxent.baseline.peers import encode_label
 from seqxent.data.alphabet import Alphabet
 from seqxent.data.io import iter_fasta, read_table, write_fasta
-from seqxent.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from seqxent.model.checkpoint import Checkpoint, load_checkpoint, resolve_model, save_checkpoint
 from seqxent.model.engine import PRECISIONS
 from seqxent.model.networks import build_model
 
@@ -69,6 +73,9 @@ class TaskSpec:
     label_column: str
     min_per_class: int
     peers: tuple[str, ...]
+    ranks: tuple[str, ...] = ()  # lineage tasks: the rank columns of ``labels``
+    model: str = ""  # a shipped model used unless --models names one (lineage models cannot be random)
+    predict_args: tuple[str, ...] = ()
 
 
 # min_per_class as in config.yaml: the classes a trained model would have, and the peers' reference.
@@ -78,6 +85,9 @@ TASKS = {
     "16s": TaskSpec("16s", "sequence", "dna", "16s_refseq.fasta.gz", "16s_refseq.tsv", "genus", 10,
                     ("sintax", "blastn")),
     "ss3": TaskSpec("ss3", "residue", "protein", "ss_pdb.tsv.gz", "", "ss3", 1, ()),
+    "16s_taxonomy": TaskSpec("16s_taxonomy", "lineage", "dna", "16s_refseq.fasta.gz", "16s_taxonomy.tsv", "genus", 1,
+                             ("sintax",), ("domain", "phylum", "class", "order", "family", "genus", "species"),
+                             "16s_taxonomy", ("--format", "sintax")),
 }
 
 
@@ -103,8 +113,8 @@ class Row:
     repeats: int = 1
 
 
-def load_reference(spec: TaskSpec, data: Path = DATA) -> tuple[list[str], list[str]]:
-    """Cleaned, valid sequences of a task's bundled data set and their labels.
+def load_reference(spec: TaskSpec, data: Path = DATA) -> tuple[list[str], list]:
+    """Cleaned, valid sequences of a task's bundled data set and their labels (lineage tasks: rank tuples).
 
     Records without a label, and records of classes with fewer than ``min_per_class`` records, are dropped.
     """
@@ -113,7 +123,9 @@ def load_reference(spec: TaskSpec, data: Path = DATA) -> tuple[list[str], list[s
         table = read_table(data / spec.source)
         pairs = zip(table["sequence"], table[spec.label_column], strict=True)
     else:
-        labels = read_table(data / spec.labels).set_index("id")[spec.label_column].to_dict()
+        table = read_table(data / spec.labels).set_index("id")
+        labels = (dict(zip(table.index, table[list(spec.ranks)].itertuples(index=False, name=None), strict=True))
+                  if spec.ranks else table[spec.label_column].to_dict())
         pairs = ((rec.sequence, labels.get(rec.id, "")) for rec in iter_fasta(data / spec.source))
     kept = [(seq, label) for seq, label in ((alphabet.clean(s), y) for s, y in pairs)
             if seq and label and not alphabet.invalid_characters(seq)]
@@ -153,8 +165,9 @@ def simulate_queries(seqs: list[str], n: int, tokens: str, path: Path, rate: flo
 
 def prepare_model(spec: TaskSpec, labels: list[str], path: Path, trained: str | None = None) -> str:
     """Write the benchmark's checkpoint to ``path``; return what its weights are (for the table)."""
+    trained = trained or spec.model or None
     if trained:
-        save_checkpoint(load_checkpoint(trained), path)
+        save_checkpoint(load_checkpoint(resolve_model(trained)), path)
         return f"trained: {trained}"
     torch.manual_seed(1)
     classes = sorted(set("".join(labels))) if spec.task == "residue" else sorted(set(labels))
@@ -240,11 +253,11 @@ def run_seqxent(row: Row, model: Path, query: Path, out: Path, batch_size: int, 
     return row
 
 
-def write_reference(seqs: list[str], labels: list[str], folder: Path) -> tuple[Path, Path]:
-    """The peers' reference FASTA: SINTAX headers (``;tax=s:<label>``) and plain ids for BLAST."""
+def write_reference(seqs: list[str], labels: list, folder: Path, ranks: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """The peers' reference FASTA: SINTAX headers (``;tax=s:<label>``, or the lineage) and plain ids for BLAST."""
     sintax, blast = folder / "reference_sintax.fasta", folder / "reference_blast.fasta"
-    write_fasta(sintax, ((f"r{i};tax=s:{encode_label(label)}", seq)
-                         for i, (seq, label) in enumerate(zip(seqs, labels, strict=True))))
+    write_fasta(sintax, ((sintax_header(f"r{i}", label, ranks) if ranks else f"r{i};tax=s:{encode_label(label)}",
+                          seq) for i, (seq, label) in enumerate(zip(seqs, labels, strict=True))))
     write_fasta(blast, ((f"r{i}", seq) for i, seq in enumerate(seqs)))
     return sintax, blast
 
@@ -267,7 +280,7 @@ def run_blastn(row: Row, database: Path, query: Path, out: Path) -> Row:
 def _peer_setup(spec: TaskSpec, seqs: list[str], labels: list[str], work: Path) -> dict[str, dict]:
     """Reference files of the peers (and ``makeblastdb``, timed); a tool that is missing gets a reason."""
     setup: dict[str, dict] = {}
-    sintax, blast = write_reference(seqs, labels, work)
+    sintax, blast = write_reference(seqs, labels, work, spec.ranks)
     for tool in spec.peers:
         if not tools.is_installed(tools.PEER_TOOLS[tool]):
             setup[tool] = {"reason": f"not run: {tools.not_run_reason(tools.PEER_TOOLS[tool])}"}
@@ -327,9 +340,11 @@ def run_task(spec: TaskSpec, args: argparse.Namespace, work: Path) -> list[Row]:
         for precision in args.precisions:
             row = Row(spec.name, "seqxent", precision, n, residues, args.threads, note=weights, repeats=args.repeats)
             outputs[precision] = work / f"{spec.name}_{n}_{precision}.tsv"
-            rows.append(ours.setdefault(precision, run_seqxent(row, model, query, outputs[precision], args.batch_size)))
+            rows.append(ours.setdefault(precision, run_seqxent(row, model, query, outputs[precision], args.batch_size,
+                                                               spec.predict_args)))
             print(f"{spec.name} {n} seqxent {precision}: {row.status}, {row.seconds:.1f} s", file=sys.stderr)
-        if n == min(args.sizes) and [ours[p].status for p in PRECISIONS if p in ours] == ["ok", "ok"]:
+        if n == min(args.sizes) and not spec.predict_args and [ours[p].status for p in PRECISIONS if p in ours] == [
+                "ok", "ok"]:
             ours["bfloat16"].note += "; vs float32: " + agreement(outputs["float32"], outputs["bfloat16"])
         for tool, variant in variants.items():
             for precision in args.precisions:

@@ -37,6 +37,17 @@ def test_load_reference_of_the_bundled_barcodes():
     assert all(set(s) <= set("ACGTRYSWKMBDHVN") for s in seqs)
 
 
+def test_lineage_task_reads_lineages_and_writes_a_sintax_lineage_reference(tmp_path):
+    spec = TASKS["16s_taxonomy"]
+    seqs, lineages = load_reference(spec)
+    table = read_table(DATA / "16s_taxonomy.tsv").set_index("id")
+    first = next(r for r in read_fasta(DATA / "16s_refseq.fasta.gz") if r.id in table.index)
+    assert lineages[0] == tuple(table.loc[first.id, list(spec.ranks)]) and len(seqs) == len(lineages) > 20_000
+    sintax, _ = bench.write_reference(seqs[:2], lineages[:2], tmp_path, spec.ranks)
+    header = read_fasta(sintax)[0].description
+    assert header.startswith("r0;tax=d:Bacteria,p:") and header.endswith(";") and ",g:" in header
+
+
 def test_measure_reports_exit_status_and_memory(tmp_path):
     ok = measure(["python3", "-c", "x = bytearray(200 * 1024 * 1024)"], tmp_path / "log")
     assert ok["returncode"] == 0 and 200 < ok["peak_rss_mb"] < 400 and ok["seconds"] > 0
