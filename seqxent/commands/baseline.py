@@ -43,7 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, required=True, help="JSON to write")
     parser.add_argument("--k", type=int, default=None, help="k-mer length (k-mer methods)")
     parser.add_argument("--key-column", help="label_lookup: column mapped to the label (e.g. species)")
-    parser.add_argument("--split", default="test", choices=["valid", "test"])
+    parser.add_argument("--split", default="test", choices=["valid", "test", "novel"],
+                        help="novel: the taxa held out by `prepare --novel-classes` (lineage data sets: "
+                             "leave-clade-out, as `seqxent evaluate --split novel`)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--missing-tool", choices=["error", "skip"], default="error",
                         help="a peer whose tool is not installed: stop with an error (default), or write a "
