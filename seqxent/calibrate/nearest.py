@@ -4,11 +4,14 @@ A network cannot learn a taxon from one or two records; the closest reference se
 rank ``r`` a lineage model pools its head with the votes of the query's ``m`` closest training sequences
 (:meth:`seqxent.calibrate.reference.KmerReference.nearest`, k-mer containment ``s``) as a product of experts:
 
-    p_r(t) ∝ p_head,r(t)^α_r · (q_r(t) + ε_r)^γ_r,    q_r(t) = Σ_{j names t} exp(β_r (s_j − s_1)) / Σ_j …
+    p_r(t) ∝ p_head,r(t)^α_r · (q_r(t) + ε_r)^(γ_r · exp(δ_r · d)),
+    q_r(t) = Σ_{j names t} exp(β_r (s_j − s_1)) / Σ_j exp(β_r (s_j − s_1))
 
 (:func:`seqxent.model.rank_heads.reference_votes` and :func:`~seqxent.model.rank_heads.apply_votes`). Near-ties
 between sequences of several taxa share the vote and the network decides between them; a clearly closer
-sequence takes the vote, and how far it overrides the head is ``γ`` and ``ε``. ``α, γ, β, ε`` minimise the
+sequence takes the vote, and how far it overrides the head is ``γ`` and ``ε``; ``d = 1 − s_1`` is the distance
+to the closest sequence, so with ``δ < 0`` a distant one (a query of a taxon absent from the reference) counts
+less. ``α, γ, β, ε, δ`` minimise the
 validation negative log-likelihood at the true taxon (the validation records are not in the reference, so the
 fit learns how often the neighbours are right at that rank). A validation record of a taxon the model lacks
 counts by ``1 − max_t p_r(t)``, the probability left off the call, which is wrong for sure: without these
@@ -24,17 +27,17 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import logsumexp
 
-from seqxent.model.rank_heads import VoteGroups
+from seqxent.model.rank_heads import VoteGroups, pooled_log_normaliser
 
 #: How many closest reference sequences vote (``seqxent calibrate --reference-top``).
 REFERENCE_TOP = 50
 #: Floor of a probability inside the log-likelihood (a confident wrong call costs at most -log of it).
 EPS = 1e-9
-#: ``(α, γ, β, ε)`` that leave the head alone (γ = 0: the votes have no weight).
-HEAD_ALONE = (1.0, 0.0, 1.0, 1.0)
-#: Bounds of ``(α, γ, log β, log ε)`` and the starting points of ``(γ, log β, log ε)`` in the fit.
-BOUNDS = [(0.05, 5.0), (0.0, 10.0), (0.0, np.log(5000.0)), (-40.0, 0.0)]
-STARTS = ([None, 0.5, np.log(100.0), np.log(1e-3)], [None, 0.3, np.log(150.0), -30.0])
+#: ``(α, γ, β, ε, δ)`` that leave the head alone (γ = 0: the votes have no weight).
+HEAD_ALONE = (1.0, 0.0, 1.0, 1.0, 0.0)
+#: Bounds of ``(α, γ, log β, log ε, δ)`` and the starting points of ``(γ, log β, log ε, δ)`` in the fit.
+BOUNDS = [(0.05, 5.0), (0.0, 10.0), (0.0, np.log(5000.0)), (-40.0, 0.0), (-50.0, 10.0)]
+STARTS = ([None, 0.5, np.log(100.0), np.log(1e-3), 0.0], [None, 0.3, np.log(150.0), -30.0, 0.0])
 
 
 class VoteProblem:
@@ -49,8 +52,10 @@ class VoteProblem:
 
     Example:
         >>> problem = VoteProblem(np.zeros((1, 2)), np.array([0]), np.array([[0]]), np.array([[1.0]]), np.array([0]))
-        >>> round(problem.nll(np.array([1.0, 0.0, 0.0, 0.0])), 4), round(problem.nll(np.array([1.0, 1.0, 0.0, 0.0])), 4)
-        (0.6931, 0.4055)
+        >>> round(problem.nll(np.array([1.0, 0.0, 0.0, 0.0, 0.0])), 4)
+        0.6931
+        >>> round(problem.nll(np.array([1.0, 1.0, 0.0, 0.0, 0.0])), 4)
+        0.4055
     """
 
     def __init__(self, logits: np.ndarray, truth: np.ndarray, closest: np.ndarray, containment: np.ndarray,
@@ -66,6 +71,7 @@ class VoteProblem:
         self.truth_pair = np.where((self.truth >= 0) & (keys[where] == index * k + self.truth) if len(keys)
                                    else False, where, -1)  # the pair of the true class, -1: not voted for
         self.top_logit = self.logits.max(axis=1)
+        self.distance = 1.0 - self.containment[:, 0] if self.containment.shape[1] else np.ones(n)
         self._lse: dict[float, np.ndarray] = {}  # log-normaliser of α · logits, by α (the costly part)
 
     def __len__(self) -> int:
@@ -77,32 +83,34 @@ class VoteProblem:
         return self._lse[alpha]
 
     def nll(self, x: np.ndarray) -> float:
-        """Mean negative log-likelihood at ``x = (α, γ, log β, log ε)``."""
+        """Mean negative log-likelihood at ``x = (α, γ, log β, log ε, δ)``."""
         alpha, gamma, beta, eps = float(x[0]), float(x[1]), float(np.exp(x[2])), float(np.exp(x[3]))
+        gamma = gamma * np.exp(float(x[4]) * self.distance)[self.groups.rows]
         n = len(self.truth)
         lse = self._log_normaliser(alpha)
         rows = self.groups.rows
         log_factor = gamma * np.log1p(self.groups.shares(self.containment, beta) / eps)
         log_p = alpha * self.voted_logits - lse[rows]
-        log_norm = np.log1p(np.bincount(rows, np.exp(log_p) * np.expm1(log_factor), minlength=n))
+        log_norm = pooled_log_normaliser(rows, np.exp(log_p), log_p + log_factor, n)
         known = self.truth >= 0
         at_truth = alpha * self.logits[np.arange(n), np.maximum(self.truth, 0)] - lse
         voted = np.where(self.truth_pair >= 0, log_factor[np.maximum(self.truth_pair, 0)] if len(rows) else 0.0, 0.0)
         ll = np.where(known, at_truth + voted - log_norm, 0.0)
         if (~known).any():  # the call is wrong for sure: the probability left off it
             top = np.exp(alpha * self.top_logit - lse)
-            top_voted = np.zeros(n)
-            np.maximum.at(top_voted, rows, np.exp(log_p + log_factor))
-            p_call = np.maximum(top, top_voted) / np.exp(log_norm)
+            top_voted = np.full(n, -np.inf)
+            np.maximum.at(top_voted, rows, log_p + log_factor)
+            with np.errstate(divide="ignore"):
+                p_call = np.exp(np.maximum(np.log(top), top_voted) - log_norm)
             ll = np.where(known, ll, np.log(np.clip(1.0 - p_call, 0.0, 1.0) + EPS))
         return float(-np.mean(ll))
 
 
-def fit_votes(problem: VoteProblem) -> tuple[float, float, float, float]:
-    """``(α, γ, β, ε)`` minimising :meth:`VoteProblem.nll`; without records :data:`HEAD_ALONE`.
+def fit_votes(problem: VoteProblem) -> tuple[float, float, float, float, float]:
+    """``(α, γ, β, ε, δ)`` minimising :meth:`VoteProblem.nll`; without records :data:`HEAD_ALONE`.
 
     ``α`` by a bounded scalar search on ``log α`` (each ``α`` costs one pass over the ``N × K`` logits); for
-    each ``α`` the other three by L-BFGS-B from each of :data:`STARTS` (cheap: only the voted classes change).
+    each ``α`` the other four by L-BFGS-B from each of :data:`STARTS` (cheap: only the voted classes change).
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -111,9 +119,9 @@ def fit_votes(problem: VoteProblem) -> tuple[float, float, float, float]:
         >>> right = rng.uniform(size=300) < 0.9  # the closest sequence names the true class 9 times in 10
         >>> taxa = np.where(right, truth, (truth + 1) % 5)  # reference sequence i is record i's closest
         >>> problem = VoteProblem(logits, truth, np.arange(300)[:, None], np.ones((300, 1)), taxa)
-        >>> alpha, gamma, beta, eps = fit_votes(problem)
-        >>> problem.nll(np.array([1.0, 0.0, 0.0, 0.0])) > 1.5 > 0.5 > problem.nll(np.array([alpha, gamma,
-        ...                                                                              np.log(beta), np.log(eps)]))
+        >>> alpha, gamma, beta, eps, delta = fit_votes(problem)
+        >>> fitted = np.array([alpha, gamma, np.log(beta), np.log(eps), delta])
+        >>> problem.nll(np.array([1.0, 0.0, 0.0, 0.0, 0.0])) > 1.5 > 0.5 > problem.nll(fitted)
         True
     """
     if not len(problem):
@@ -132,5 +140,5 @@ def fit_votes(problem: VoteProblem) -> tuple[float, float, float, float]:
 
     minimize_scalar(given_alpha, bounds=tuple(np.log(BOUNDS[0])), method="bounded", options={"xatol": 0.02})
     alpha = min(fits, key=lambda a: fits[a][0])
-    gamma, log_beta, log_eps = (float(v) for v in fits[alpha][1])
-    return alpha, gamma, float(np.exp(log_beta)), float(np.exp(log_eps))
+    gamma, log_beta, log_eps, delta = (float(v) for v in fits[alpha][1])
+    return alpha, gamma, float(np.exp(log_beta)), float(np.exp(log_eps)), delta

@@ -128,42 +128,65 @@ class VoteGroups:
 
 
 def apply_votes(probs: np.ndarray, block: slice, rows: np.ndarray, classes: np.ndarray, share: np.ndarray,
-                gamma: float, eps: float) -> np.ndarray:
+                gamma: float | np.ndarray, eps: float) -> np.ndarray:
     """One rank's block of ``probs`` times ``(1 + share / ε)^γ`` at the voted classes, renormalised (in place).
 
     With ``probs`` the head at temperature ``T/α`` this is the product of the two experts
     ``p ∝ p_head^α · (q + ε)^γ`` (``q``: the neighbours' shares, :func:`reference_votes`; the factor ``ε^γ``
-    common to every class drops out), computed at the voted classes only.
+    common to every class drops out), computed at the voted classes only. ``gamma``: one value, or one per
+    record (``(N,)``).
 
     Example:
         >>> p = np.array([[0.5, 0.5, 0.2, 0.8]])
         >>> apply_votes(p, slice(2, 4), np.array([0]), np.array([2]), np.array([1.0]), 1.0, 1.0).round(4).tolist()
         [[0.5, 0.5, 0.3333, 0.6667]]
     """
-    factor = (1.0 + share / eps) ** gamma
-    before = probs[rows, classes]
-    extra = np.bincount(rows, before * (factor - 1.0), minlength=len(probs))
-    probs[rows, classes] = before * factor
-    probs[:, block] /= (1.0 + extra)[:, None].astype(probs.dtype)
+    log_factor = (gamma[rows] if np.ndim(gamma) else gamma) * np.log1p(share / eps)
+    before = probs[rows, classes].astype(np.float64)
+    log_voted = np.log(np.maximum(before, np.finfo(np.float64).tiny)) + log_factor
+    log_norm = pooled_log_normaliser(rows, before, log_voted, len(probs))
+    probs[:, block] *= np.exp(-log_norm)[:, None].astype(probs.dtype)
+    probs[rows, classes] = np.exp(log_voted - log_norm[rows])
     return probs
+
+
+def pooled_log_normaliser(rows: np.ndarray, voted: np.ndarray, log_voted: np.ndarray, n: int) -> np.ndarray:
+    """``(N,)`` log of each record's sum after its voted entries ``p`` became ``exp(log_voted)``.
+
+    ``log(1 − Σ p + Σ exp(log_voted))``, computed in log space: a factor of ``(1 + q/ε)^γ`` can exceed any float.
+
+    Example:
+        >>> pooled_log_normaliser(np.array([0, 0]), np.array([0.2, 0.3]), np.log([0.4, 0.6]), 2).round(4).tolist()
+        [0.4055, 0.0]
+    """
+    with np.errstate(divide="ignore"):  # log 0 = -inf: every class got a vote
+        rest = np.log(np.clip(1.0 - np.bincount(rows, voted, minlength=n), 0.0, 1.0))  # the classes without a vote
+    top = np.full(n, -np.inf)
+    np.maximum.at(top, rows, log_voted)
+    top = np.maximum(top, rest)
+    top = np.where(np.isfinite(top), top, 0.0)
+    return top + np.log(np.exp(rest - top) + np.bincount(rows, np.exp(log_voted - top[rows]), minlength=n))
 
 
 def mix_reference(probs: np.ndarray, offsets: Sequence[int], closest: np.ndarray, containment: np.ndarray,
                   taxa: np.ndarray, params: Sequence[Sequence[float]]) -> np.ndarray:
     """Every rank's head times its closest reference sequences' votes (in place; see :func:`apply_votes`).
 
-    ``taxa`` ``(M, R)``: each reference sequence's class per rank; ``params`` per rank ``(α, γ, β, ε)`` (α is
-    applied by the caller, as the head's temperature ``T/α``).
+    ``taxa`` ``(M, R)``: each reference sequence's class per rank; ``params`` per rank ``(α, γ, β, ε, δ)`` (α is
+    applied by the caller, as the head's temperature ``T/α``): the votes' exponent is ``γ · exp(δ · d)``, ``d``
+    the distance to the closest sequence (``1 − containment``), so a distant closest sequence can count less.
 
     Example:
         >>> p = np.array([[0.5, 0.5, 0.2, 0.8]])
         >>> taxa = np.array([[0, 2], [1, 3]])
         >>> mix_reference(p, [0, 2, 4], np.array([[0, 1]]), np.array([[1.0, 0.5]]), taxa,
-        ...               [(1, 0.0, 1, 1), (1, 1.0, 1e9, 1.0)]).round(4).tolist()
+        ...               [(1, 0.0, 1, 1, 0), (1, 1.0, 1e9, 1.0, 0)]).round(4).tolist()
         [[0.5, 0.5, 0.3333, 0.6667]]
     """
-    for r, (_, gamma, beta, eps) in enumerate(params):
+    distance = 1.0 - containment[:, 0] if containment.shape[1] else np.ones(len(probs))
+    for r, (_, gamma, beta, eps, delta) in enumerate(params):
         if gamma:
             rows, classes, share = reference_votes(closest, containment, taxa[:, r], beta)
-            apply_votes(probs, slice(offsets[r], offsets[r + 1]), rows, classes, share, gamma, eps)
+            apply_votes(probs, slice(offsets[r], offsets[r + 1]), rows, classes, share,
+                        gamma * np.exp(delta * distance), eps)
     return probs

@@ -224,7 +224,7 @@ class LineageTask(Task):
         return out
 
     def store_nearest(self, ckpt, targets: np.ndarray, top: int, params: Mapping[str, Sequence[float]]) -> None:
-        """Keep the pooling: the reference sequences' classes, how many vote, ``(α, γ, β, ε)`` per rank."""
+        """Keep the pooling: the reference sequences' classes, how many vote, ``(α, γ, β, ε, δ)`` per rank."""
         lineage = ckpt.meta["lineage"]
         lineage["nearest"] = {"reference_targets": targets.reshape(-1).tolist(), "top": int(top),
                               "params": [[float(v) for v in params[rank]] for rank in lineage["ranks"]]}

@@ -172,7 +172,7 @@ def test_predict_every_format_with_both_strands(rdp_model):
 
 
 def test_the_closest_references_vote_with_their_fitted_weights(rdp_model):
-    """Each rank: p ∝ softmax(z / (T/α)) · (1 + q/ε)^γ, q the closest sequences' shares (computed here by hand)."""
+    """Each rank: p ∝ softmax(z / (T/α)) · (1 + q/ε)^(γ·exp(δ·d)), q the closest sequences' shares (by hand)."""
     from seqxent.model.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(rdp_model / "model.pt")
@@ -187,7 +187,7 @@ def test_the_closest_references_vote_with_their_fitted_weights(rdp_model):
     closest = np.array([[0, 1, 2], [3, -1, -1]])  # record 1 has one neighbour
     containment = np.array([[0.9, 0.85, 0.5], [0.7, 0.0, 0.0]])
     pooled = TASK.output(ckpt)(logits, (1 - containment[:, 0], closest[:, 0], closest, containment))
-    for r, (alpha, gamma, beta, eps) in enumerate(pool["params"]):
+    for r, (alpha, gamma, beta, eps, delta) in enumerate(pool["params"]):
         z = logits[:, offsets[r]:offsets[r + 1]].astype(np.float64) * alpha / temps[r]
         expected = np.exp(z - z.max(axis=1, keepdims=True))
         for i in range(2):
@@ -197,7 +197,8 @@ def test_the_closest_references_vote_with_their_fitted_weights(rdp_model):
                     votes[taxa[j, r] - offsets[r]] = votes.get(taxa[j, r] - offsets[r], 0.0) + np.exp(
                         beta * (s - containment[i, 0]))
             for c, weight in votes.items():
-                expected[i, c] *= (1 + weight / sum(votes.values()) / eps) ** gamma
+                expected[i, c] *= (1 + weight / sum(votes.values()) / eps) ** (
+                    gamma * np.exp(delta * (1 - containment[i, 0])))
         expected /= expected.sum(axis=1, keepdims=True)
         np.testing.assert_allclose(pooled[:, offsets[r]:offsets[r + 1]], expected, rtol=1e-4, atol=1e-7)
 
@@ -231,9 +232,9 @@ def test_vote_weights_follow_how_often_the_closest_sequence_is_right():
     taxa = np.where(right, truth, (truth + 1) % k)  # the closest sequence of record i is reference sequence i
 
     good = VoteProblem(logits, truth, np.arange(n)[:, None], np.ones((n, 1)), taxa)
-    alpha, gamma, beta, eps = fit_votes(good)
-    pooled = good.nll(np.array([alpha, gamma, np.log(beta), np.log(eps)]))
-    assert pooled < 0.5 * good.nll(np.array([1.0, 0.0, 0.0, 0.0]))  # the votes carry the call
+    alpha, gamma, beta, eps, delta = fit_votes(good)
+    pooled = good.nll(np.array([alpha, gamma, np.log(beta), np.log(eps), delta]))
+    assert pooled < 0.5 * good.nll(np.array([1.0, 0.0, 0.0, 0.0, 0.0]))  # the votes carry the call
     assert fit_votes(VoteProblem(np.zeros((0, k)), np.zeros(0, int), np.zeros((0, 1), int), np.zeros((0, 1)),
                                  taxa)) == HEAD_ALONE
     # Half the records are of taxa the model lacks (truth -1): their neighbours are wrong, so the votes count
@@ -244,7 +245,7 @@ def test_vote_weights_follow_how_often_the_closest_sequence_is_right():
     def p_voted(params):
         from seqxent.model.rank_heads import apply_votes, rank_softmax
 
-        alpha, gamma, beta, eps = params
+        alpha, gamma, beta, eps, delta = params  # containment 1: distance 0, exponent γ
         probs = rank_softmax(logits[:1], [0, k], 1 / alpha)
         return apply_votes(probs, slice(0, k), np.array([0]), taxa[:1], np.array([1.0]), gamma, eps)[0, taxa[0]]
 
