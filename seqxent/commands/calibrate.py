@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqxent.calibrate.nearest import HEAD_ALONE, REFERENCE_TOP, VoteProblem, fit_votes
+from seqxent.calibrate.nearest import HEAD_ALONE, NOVEL_SHARE, REFERENCE_TOP, VoteProblem, clade_out, fit_votes
 from seqxent.calibrate.novelty import ALL_SCORES, REFERENCE_SCORE, fit_abstain_rule
 from seqxent.calibrate.reference import DEFAULT_K, KmerReference
 from seqxent.calibrate.temperature import DEFAULT_PRIOR_SD, check_prior_sd, fit_temperature, temperature_nll
@@ -57,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "sequences, more for larger references)")
     parser.add_argument("--reference-top", type=int, default=REFERENCE_TOP,
                         help="lineage models: how many closest reference sequences vote at each rank")
+    parser.add_argument("--novel-share", type=float, default=NOVEL_SHARE,
+                        help="lineage models: share of the votes' fit given to simulated queries of taxa absent "
+                             "from training (each validation record again, its own taxon removed), per rank")
     parser.add_argument("--ood-recall", type=float, default=0.95,
                         help="share of validation records that keep their label; the rest score as novel")
     parser.add_argument("--max-misclassification", type=float, default=MAX_MISCLASSIFICATION,
@@ -76,6 +79,8 @@ def run(args: argparse.Namespace) -> None:
         raise InputError(f"--temperature-prior-sd: {err}") from None
     if args.reference_top < 1:
         raise InputError(f"Expected --reference-top to be at least 1, but got {args.reference_top}")
+    if not 0 <= args.novel_share < 1:
+        raise InputError(f"Expected --novel-share to be in [0, 1), but got {args.novel_share}")
     torch.set_num_threads(args.threads)
     device = select_device(args.device)
     ckpt = load_checkpoint(args.model, device)
@@ -86,7 +91,7 @@ def run(args: argparse.Namespace) -> None:
     if task.novelty or task.nearest_reference:  # for DNA the k-mer reference
         reference = _add_reference(ckpt, data, args.reference_k, args.reference_scaled)
         if reference is not None and task.nearest_reference:  # sets preds.nearest, with the closest sequences
-            _fit_nearest(ckpt, task, data, preds, reference, args.reference_top)
+            _fit_nearest(ckpt, task, data, preds, reference, args.reference_top, args.novel_share)
         elif reference is not None:
             preds.nearest = reference.nearest(preds.rows["sequence"].tolist())
     if task.lineages:  # the default cut-off of the lineage calls
@@ -155,25 +160,26 @@ def _add_reference(ckpt: Checkpoint, data: PreparedData, k: int, scaled: int) ->
     return reference
 
 
-def _fit_nearest(ckpt: Checkpoint, task, data: PreparedData, preds, reference: KmerReference, top: int) -> None:
+def _fit_nearest(ckpt: Checkpoint, task, data: PreparedData, preds, reference: KmerReference, top: int,
+                 novel_share: float) -> None:
     """Fit, per rank, how the closest sequences' votes pool with the head (:mod:`seqxent.calibrate.nearest`)."""
     targets = task.reference_targets(ckpt, data, reference.sequences)
     preds.nearest = reference.nearest(preds.rows["sequence"].tolist(), top)
     params, fits = {}, {}
     for rank, args in task.vote_problems(ckpt, preds, targets).items():
-        problem = VoteProblem(*args)
+        problem = VoteProblem(*clade_out(*args, novel_share))
         params[rank] = fit_votes(problem)
         alpha, gamma, beta, eps, delta = params[rank]
         nll = {key: problem.nll(np.array([a, g, np.log(b), np.log(e), dd])) if len(problem) else None
                for key, (a, g, b, e, dd) in (("valid_nll_head", HEAD_ALONE), ("valid_nll_pooled", params[rank]))}
         closest_right = (args[4][np.maximum(args[2][:, 0], 0)] == args[1]) & (args[2][:, 0] >= 0)
-        fits[rank] = {"alpha": alpha, "gamma": gamma, "beta": beta, "eps": eps, "delta": delta, "n": len(problem),
-                      "n_novel": int((args[1] < 0).sum()),
+        fits[rank] = {"alpha": alpha, "gamma": gamma, "beta": beta, "eps": eps, "delta": delta, "n": len(args[1]),
+                      "n_novel": int((args[1] < 0).sum()), "novel_share": novel_share,
                       "closest_right": float(np.mean(closest_right)) if len(problem) else None, **nll}
         log.info("nearest reference, %s: p ∝ p_head^%.3f (q + %.2g)^(%.3f exp(%.2f d)), votes exp(%.1f Δs); closest "
                  "sequence right for %.3f of %d records, validation NLL %.4f -> %.4f", rank, alpha, eps, gamma, delta,
                  beta,
-                 fits[rank]["closest_right"] or 0.0, len(problem), nll["valid_nll_head"] or 0.0,
+                 fits[rank]["closest_right"] or 0.0, len(args[1]), nll["valid_nll_head"] or 0.0,
                  nll["valid_nll_pooled"] or 0.0)
     task.store_nearest(ckpt, targets, top, params)
     ckpt.meta["calibration"]["nearest"] = fits

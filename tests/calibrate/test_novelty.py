@@ -349,6 +349,17 @@ def test_calibrate_names_a_bad_prior(prepared, capsys):
     assert not (prepared / "never.pt").exists()
 
 
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--reference-top", "0", "Expected --reference-top to be at least 1, but got 0"),
+    ("--novel-share", "1", "Expected --novel-share to be in [0, 1), but got 1.0"),
+])
+def test_calibrate_names_a_bad_vote_setting(prepared, capsys, flag, value, message):
+    argv = ["-q", "calibrate", "--model", str(prepared / "model_raw.pt"), "--dataset",
+            str(prepared / "dataset.tsv.gz"), "--output", str(prepared / "never.pt"), flag, value]
+    assert main(argv) != 0
+    assert message in capsys.readouterr().err and not (prepared / "never.pt").exists()
+
+
 @pytest.fixture(scope="module")
 def calibrated(prepared):
     argv = ["-q", "calibrate", "--model", str(prepared / "model_raw.pt"), "--dataset",
