@@ -227,3 +227,17 @@ def test_predict_fasta_equals_predict_records(ckpt, tmp_path):
     assert [p.id for p in from_file] == [p.id for p in from_records]
     for a, b in zip(from_file, from_records, strict=True):
         np.testing.assert_array_equal(a.probs, b.probs)
+
+
+def test_models_with_many_classes_read_fewer_records_a_chunk(ckpt, monkeypatch):
+    from seqxent.predict import stream
+
+    sizes = []
+    real = stream._chunks
+    monkeypatch.setattr(stream, "_chunks", lambda records, size: sizes.append(size) or real(records, size))
+    monkeypatch.setattr(stream, "CHUNK_CELLS", 300 * len(ckpt.classes))  # 300 records of these classes a chunk
+    ids = [p.id for p in predict_records(ckpt, _records(ckpt.task), chunk_size=4096)]
+    assert sizes == [300] and ids == [r.id for r in _records(ckpt.task)]
+    monkeypatch.setattr(stream, "CHUNK_CELLS", 1)  # never fewer than 256 records a chunk
+    list(predict_records(ckpt, _records(ckpt.task), chunk_size=4096))
+    assert sizes[-1] == 256
