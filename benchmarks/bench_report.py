@@ -22,6 +22,8 @@ COLUMNS = ["task", "tool", "precision", "n_sequences", "n_residues", "threads", 
            "res_per_s", "steady_seq_per_s", "peak_rss_mb", "cpu_seconds", "setup_seconds", "repeats", "status",
            "note"]
 SINTAX_FACTOR = 10  # barcode target: seqxent >= 10x the sequences/s of vsearch --sintax
+#: Tasks with a target of their own (lineage models: issue 21's ≥ 2× SINTAX's throughput).
+SINTAX_FACTORS = {"16s_taxonomy": 2}
 RESIDUE_TARGET = 100_000  # residues/s on 2 cores
 RSS_TARGET_MB = 1024  # peak RSS for 1M sequences
 
@@ -73,7 +75,8 @@ def _ok(table: pd.DataFrame, **where) -> pd.DataFrame:
 def target_lines(table: pd.DataFrame) -> list[str]:
     """The issue's three targets, each with the measured numbers and whether it is met."""
     lines = [f"- Barcode prediction ≥ {SINTAX_FACTOR}× the sequences/s of `vsearch --sintax` (same input, "
-             "same reference, same threads):"]
+             "same reference, same threads; "
+             + ", ".join(f"{task} ≥ {factor}×" for task, factor in SINTAX_FACTORS.items()) + "):"]
     for sintax in _ok(table, tool="sintax").itertuples():
         for ours in _ok(table, tool="seqxent", task=sintax.task, n_sequences=sintax.n_sequences).itertuples():
             lines.append(_sintax_line(ours, sintax, f"{sintax.n_sequences:,} sequences"))
@@ -106,9 +109,10 @@ def target_lines(table: pd.DataFrame) -> list[str]:
 def _sintax_line(ours, sintax, where: str) -> str:
     rate = sintax.seq_per_s  # a row tuple or a pandas Series
     ratio, steady = ours.seq_per_s / rate, ours.steady_seq_per_s / rate
-    verdict = "met" if ratio >= SINTAX_FACTOR else "NOT met"
+    target = SINTAX_FACTORS.get(ours.task, SINTAX_FACTOR)
+    verdict = "met" if ratio >= target else "NOT met"
     return (f"  - {ours.task}, {where}, {ours.precision}: {ours.seq_per_s:,.0f} vs {rate:,.0f} seq/s = "
-            f"{ratio:.2f}× (start-up excluded: {steady:.2f}×) — {verdict}")
+            f"{ratio:.2f}× (start-up excluded: {steady:.2f}×; target {target}×) — {verdict}")
 
 
 def plot_bench(table: pd.DataFrame, path: Path) -> None:

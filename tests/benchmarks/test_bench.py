@@ -65,15 +65,19 @@ def test_target_lines_compare_with_sintax_and_the_residue_target():
     table = pd.DataFrame([
         _row("coi", "seqxent", 1000, 1.0, steady=2000.0), _row("coi", "sintax", 1000, 20.0),
         _row("ss3", "seqxent", 100, 0.5, residues=40_000), _row("coi", "seqxent", 1_000_000, 900.0, rss=700.0),
+        _row("16s_taxonomy", "seqxent", 1000, 4.0), _row("16s_taxonomy", "sintax", 1000, 12.0),
     ])
     lines = target_lines(table)
+    assert lines[0].endswith("same threads; 16s_taxonomy ≥ 2×):")
     assert lines[1] == ("  - coi, 1,000 sequences, float32: 1,000 vs 50 seq/s = 20.00× "
-                        "(start-up excluded: 40.00×) — met")
-    assert lines[2] == ("  - coi, 1,000,000 sequences vs SINTAX's rate on 1,000 (extrapolated), float32: "
-                        "1,111 vs 50 seq/s = 22.22× (start-up excluded: 22.22×) — met")
-    assert lines[4] == ("  - 100 proteins (40,000 residues), float32, 2 threads: 80,000 residues/s "
+                        "(start-up excluded: 40.00×; target 10×) — met")
+    assert lines[2] == ("  - 16s_taxonomy, 1,000 sequences, float32: 250 vs 83 seq/s = 3.00× "
+                        "(start-up excluded: 3.00×; target 2×) — met")  # a lineage model's own target
+    assert lines[3] == ("  - coi, 1,000,000 sequences vs SINTAX's rate on 1,000 (extrapolated), float32: "
+                        "1,111 vs 50 seq/s = 22.22× (start-up excluded: 22.22×; target 10×) — met")
+    assert lines[5] == ("  - 100 proteins (40,000 residues), float32, 2 threads: 80,000 residues/s "
                         "(start-up excluded: 80,000) — NOT met")
-    assert lines[6] == "  - coi, 1,000,000 sequences, float32: 700 MB — met"
+    assert lines[7] == "  - coi, 1,000,000 sequences, float32: 700 MB — met"
     assert "| coi | sintax | float32 | 1,000 | 100,000 | 20.0 | 50 |" in markdown_table(table)
 
 
