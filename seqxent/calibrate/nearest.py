@@ -36,7 +36,7 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import logsumexp
 
-from seqxent.model.rank_heads import VoteGroups, pooled_log_normaliser
+from seqxent.model.rank_heads import VoteGroups, pooled_log_normaliser, vote_exponent
 
 #: How many closest reference sequences vote (``seqxent calibrate --reference-top``).
 REFERENCE_TOP = 50
@@ -84,7 +84,6 @@ class VoteProblem:
                                    else False, where, -1)  # the pair of the true class, -1: not voted for
         self.top_logit = self.logits.max(axis=1)
         self.weight = np.full(n, 1.0 / max(n, 1)) if weight is None else np.asarray(weight) / np.sum(weight)
-        self.distance = 1.0 - self.containment[:, 0] if self.containment.shape[1] else np.ones(n)
         self._lse: dict[float, np.ndarray] = {}  # log-normaliser of α · logits, by α (the costly part)
 
     def __len__(self) -> int:
@@ -97,11 +96,11 @@ class VoteProblem:
 
     def nll(self, x: np.ndarray) -> float:
         """Mean negative log-likelihood at ``x = (α, γ, log β, log ε, δ)``."""
-        alpha, gamma, beta, eps = float(x[0]), float(x[1]), float(np.exp(x[2])), float(np.exp(x[3]))
-        gamma = gamma * np.exp(float(x[4]) * self.distance)[self.groups.rows]
+        alpha, beta, eps = float(x[0]), float(np.exp(x[2])), float(np.exp(x[3]))
         n = len(self.truth)
         lse = self._log_normaliser(alpha)
         rows = self.groups.rows
+        gamma = vote_exponent(float(x[1]), float(x[4]), self.containment)[rows]
         log_factor = gamma * np.log1p(self.groups.shares(self.containment, beta) / eps)
         log_p = alpha * self.voted_logits - lse[rows]
         log_norm = pooled_log_normaliser(rows, np.exp(log_p), log_p + log_factor, n)

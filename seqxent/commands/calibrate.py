@@ -167,19 +167,19 @@ def _fit_nearest(ckpt: Checkpoint, task, data: PreparedData, preds, reference: K
     preds.nearest = reference.nearest(preds.rows["sequence"].tolist(), top)
     params, fits = {}, {}
     for rank, args in task.vote_problems(ckpt, preds, targets).items():
+        _, truth, closest, _, taxa = args
         problem = VoteProblem(*clade_out(*args, novel_share))
         params[rank] = fit_votes(problem)
         alpha, gamma, beta, eps, delta = params[rank]
         nll = {key: problem.nll(np.array([a, g, np.log(b), np.log(e), dd])) if len(problem) else None
                for key, (a, g, b, e, dd) in (("valid_nll_head", HEAD_ALONE), ("valid_nll_pooled", params[rank]))}
-        closest_right = (args[4][np.maximum(args[2][:, 0], 0)] == args[1]) & (args[2][:, 0] >= 0)
-        fits[rank] = {"alpha": alpha, "gamma": gamma, "beta": beta, "eps": eps, "delta": delta, "n": len(args[1]),
-                      "n_novel": int((args[1] < 0).sum()), "novel_share": novel_share,
-                      "closest_right": float(np.mean(closest_right)) if len(problem) else None, **nll}
+        closest_right = (taxa[np.maximum(closest[:, 0], 0)] == truth) & (closest[:, 0] >= 0)
+        fits[rank] = {"alpha": alpha, "gamma": gamma, "beta": beta, "eps": eps, "delta": delta, "n": len(truth),
+                      "n_novel": int((truth < 0).sum()), "novel_share": novel_share,
+                      "closest_right": float(np.mean(closest_right)) if len(truth) else None, **nll}
         log.info("nearest reference, %s: p ∝ p_head^%.3f (q + %.2g)^(%.3f exp(%.2f d)), votes exp(%.1f Δs); closest "
                  "sequence right for %.3f of %d records, validation NLL %.4f -> %.4f", rank, alpha, eps, gamma, delta,
-                 beta,
-                 fits[rank]["closest_right"] or 0.0, len(args[1]), nll["valid_nll_head"] or 0.0,
+                 beta, fits[rank]["closest_right"] or 0.0, len(truth), nll["valid_nll_head"] or 0.0,
                  nll["valid_nll_pooled"] or 0.0)
     task.store_nearest(ckpt, targets, top, params)
     ckpt.meta["calibration"]["nearest"] = fits

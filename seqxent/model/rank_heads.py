@@ -168,6 +168,19 @@ def pooled_log_normaliser(rows: np.ndarray, voted: np.ndarray, log_voted: np.nda
     return top + np.log(np.exp(rest - top) + np.bincount(rows, np.exp(log_voted - top[rows]), minlength=n))
 
 
+def vote_exponent(gamma: float, delta: float, containment: np.ndarray) -> np.ndarray:
+    """``(N,)`` exponent of each record's votes: ``γ · exp(δ · d)``, ``d = 1 − s_1`` the closest sequence's distance.
+
+    A record without closest sequences (``containment`` with no columns) has ``d = 1``.
+
+    Example:
+        >>> vote_exponent(2.0, -1.0, np.array([[1.0, 0.5], [0.0, 0.0]])).round(4).tolist()
+        [2.0, 0.7358]
+    """
+    distance = 1.0 - containment[:, 0] if containment.shape[1] else np.ones(len(containment))
+    return gamma * np.exp(delta * distance)
+
+
 def mix_reference(probs: np.ndarray, offsets: Sequence[int], closest: np.ndarray, containment: np.ndarray,
                   taxa: np.ndarray, params: Sequence[Sequence[float]]) -> np.ndarray:
     """Every rank's head times its closest reference sequences' votes (in place; see :func:`apply_votes`).
@@ -183,10 +196,9 @@ def mix_reference(probs: np.ndarray, offsets: Sequence[int], closest: np.ndarray
         ...               [(1, 0.0, 1, 1, 0), (1, 1.0, 1e9, 1.0, 0)]).round(4).tolist()
         [[0.5, 0.5, 0.3333, 0.6667]]
     """
-    distance = 1.0 - containment[:, 0] if containment.shape[1] else np.ones(len(probs))
     for r, (_, gamma, beta, eps, delta) in enumerate(params):
         if gamma:
             rows, classes, share = reference_votes(closest, containment, taxa[:, r], beta)
             apply_votes(probs, slice(offsets[r], offsets[r + 1]), rows, classes, share,
-                        gamma * np.exp(delta * distance), eps)
+                        vote_exponent(gamma, delta, containment), eps)
     return probs

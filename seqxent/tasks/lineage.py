@@ -171,16 +171,15 @@ class LineageTask(Task):
         when ``nearest`` (:meth:`KmerReference.nearest` with ``top``) is given and the model has the pooling.
         """
         lineage = ckpt.meta["lineage"]
-        temps = np.broadcast_to(np.asarray(lineage.get("temperatures", 1.0) if calibrated else 1.0, dtype=float),
-                                (len(lineage["ranks"]),))
+        temps = _temperatures(lineage) if calibrated else 1.0
         offsets = np.cumsum([0] + list(lineage["sizes"]))
         pool = lineage.get("nearest") if calibrated else None
         taxa = np.asarray(pool["reference_targets"], dtype=np.int64).reshape(-1, len(offsets) - 1) if pool else None
+        alphas = np.array([params[0] for params in pool["params"]]) if pool else None
 
         def activate(logits: np.ndarray, nearest: tuple[np.ndarray, ...] | None = None) -> np.ndarray:
             if pool is None or nearest is None:
                 return rank_softmax(logits, offsets, temps)
-            alphas = np.array([params[0] for params in pool["params"]])
             probs = rank_softmax(logits, offsets, temps / alphas)  # p_head^α, normalised
             _, _, closest, containment = nearest
             return mix_reference(probs, offsets, closest, containment, taxa, pool["params"])
@@ -212,7 +211,7 @@ class LineageTask(Task):
         tree = TaxonTree.from_meta(lineage, ckpt.classes)
         truth_all, _ = self.truth(tree, preds.rows)  # -1: a named taxon that is no class
         _, _, closest, containment = preds.nearest
-        temps = np.broadcast_to(np.asarray(lineage.get("temperatures", 1.0), dtype=float), (len(tree.ranks),))
+        temps = _temperatures(lineage)
         out = {}
         for r, rank in enumerate(tree.ranks):
             block = tree.rank_slice(r)
@@ -402,3 +401,8 @@ class LineageTask(Task):
             table[f"p_{rank}"] = conf[:, r].astype(np.float64).round(4).tolist()
         table["depth"] = depth.tolist()
         return table
+
+
+def _temperatures(lineage: Mapping) -> np.ndarray:
+    """``(R,)`` per-rank temperatures of a checkpoint's ``meta["lineage"]`` (1 each before calibration)."""
+    return np.broadcast_to(np.asarray(lineage.get("temperatures", 1.0), dtype=float), (len(lineage["ranks"]),))
